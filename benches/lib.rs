@@ -1,0 +1,1 @@
+//! Benchmarks live in `instantiate.rs` (run `cargo bench -p plugbox-benches`).

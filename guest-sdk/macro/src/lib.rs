@@ -1,0 +1,132 @@
+//! The `#[plugin]` attribute of [`plugbox-guest`](https://docs.rs/plugbox-guest).
+//!
+//! Use it through `plugbox_guest::plugin`; this crate only exists because
+//! attribute macros must live in a `proc-macro` crate. Every misuse is reported
+//! as a compile error pointing at the offending tokens, never as a panic.
+
+use proc_macro::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{FnArg, ItemFn, ReturnType, parse_macro_input};
+
+/// Marks the one function that handles a plugin's requests.
+///
+/// The function takes one argument — `&[u8]`, `Vec<u8>`, `&str`, `String` or
+/// `Json<T>` — and returns `Vec<u8>`, `String`, `&'static str`, `Json<T>`,
+/// `()`, or a `Result` of one of those with any `Display` error. See the
+/// `plugbox-guest` crate documentation for examples.
+#[proc_macro_attribute]
+pub fn plugin(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if !attr.is_empty() {
+        let attr = proc_macro2::TokenStream::from(attr);
+        return syn::Error::new(attr.span(), "`#[plugin]` takes no arguments")
+            .to_compile_error()
+            .into();
+    }
+    let function = parse_macro_input!(item as ItemFn);
+    match expand(&function) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => {
+            let error = error.to_compile_error();
+            // Keep the function itself so that the only errors the author sees
+            // are ours, not a cascade of "cannot find function".
+            quote!(#function #error).into()
+        }
+    }
+}
+
+fn expand(function: &ItemFn) -> syn::Result<proc_macro2::TokenStream> {
+    let sig = &function.sig;
+    if let Some(asyncness) = &sig.asyncness {
+        return Err(syn::Error::new(
+            asyncness.span(),
+            "a plugbox plugin function cannot be `async`",
+        ));
+    }
+    if let Some(unsafety) = &sig.unsafety {
+        return Err(syn::Error::new(
+            unsafety.span(),
+            "a plugbox plugin function cannot be `unsafe`",
+        ));
+    }
+    if let Some(abi) = &sig.abi {
+        return Err(syn::Error::new(
+            abi.span(),
+            "a plugbox plugin function is a plain Rust function: remove the `extern` ABI",
+        ));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        return Err(syn::Error::new(
+            sig.generics.span(),
+            "a plugbox plugin function cannot be generic",
+        ));
+    }
+    if let Some(variadic) = &sig.variadic {
+        return Err(syn::Error::new(
+            variadic.span(),
+            "a plugbox plugin function cannot be variadic",
+        ));
+    }
+    let argument = match sig.inputs.len() {
+        1 => &sig.inputs[0],
+        0 => {
+            return Err(syn::Error::new(
+                sig.paren_token.span.join(),
+                "a plugbox plugin function takes exactly one argument: the input \
+                 (`&[u8]`, `Vec<u8>`, `&str`, `String` or `Json<T>`)",
+            ));
+        }
+        _ => {
+            return Err(syn::Error::new(
+                sig.inputs.span(),
+                "a plugbox plugin function takes exactly one argument: the input \
+                 (`&[u8]`, `Vec<u8>`, `&str`, `String` or `Json<T>`)",
+            ));
+        }
+    };
+    let input_type = match argument {
+        FnArg::Receiver(receiver) => {
+            return Err(syn::Error::new(
+                receiver.span(),
+                "a plugbox plugin function is a free function, not a method",
+            ));
+        }
+        FnArg::Typed(typed) => &typed.ty,
+    };
+    let output_span = match &sig.output {
+        ReturnType::Default => sig.ident.span(),
+        ReturnType::Type(_, ty) => ty.span(),
+    };
+
+    let name = &sig.ident;
+    let guest = format_ident!("__PlugboxPlugin_{}", name);
+    // The spans put type errors (an unsupported input or output type) on the
+    // author's own tokens.
+    let parse = quote_spanned! {input_type.span()=>
+        ::plugbox_guest::__private::parse::<#input_type>(&input)?
+    };
+    let call = quote_spanned! {output_span=>
+        ::plugbox_guest::__private::respond(#name(argument))
+    };
+    Ok(quote! {
+        #function
+
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        struct #guest;
+
+        impl ::plugbox_guest::__private::Guest for #guest {
+            fn handle(
+                input: ::plugbox_guest::__private::Vec<u8>,
+            ) -> ::core::result::Result<
+                ::plugbox_guest::__private::Vec<u8>,
+                ::plugbox_guest::__private::String,
+            > {
+                let argument = #parse;
+                #call
+            }
+        }
+
+        ::plugbox_guest::bindings::__export_plugin!(#guest with_types_in ::plugbox_guest::bindings);
+    })
+}

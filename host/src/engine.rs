@@ -1,0 +1,307 @@
+//! The process-wide engine: wasmtime configuration, instance allocator, epoch
+//! ticker, linkers and the compiled-component cache.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cache::Cache;
+use crate::error::{Error, ErrorKind, Result};
+use crate::host::HostState;
+use crate::ticker::Ticker;
+
+/// How instances get their memory, tables and instance slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Allocator {
+    /// Slots reserved up front for `capacity` live instances: instantiation
+    /// reuses a slot (copy-on-write memory images, no `mmap` per instance).
+    /// The fast and dense choice, and the default (capacity 1,000).
+    Pooling {
+        /// Most instances alive at once; one more is
+        /// [`ErrorKind::PoolExhausted`].
+        capacity: u32,
+    },
+    /// Memory is mapped for each instance when it is created and unmapped when
+    /// it is dropped. No capacity limit; slower to instantiate.
+    OnDemand,
+}
+
+/// Configures an [`Engine`]. Every setting has a documented default.
+///
+/// ```
+/// let engine = plugbox::Engine::builder()
+///     .allocator(plugbox::Allocator::Pooling { capacity: 100 })
+///     .memory_slot_bytes(4 << 20)
+///     .build()?;
+/// # Ok::<(), plugbox::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct EngineBuilder {
+    allocator: Allocator,
+    memory_slot_bytes: usize,
+    max_wasm_stack: usize,
+    epoch_tick: Duration,
+    keep_resident_bytes: usize,
+    cache_dir: Option<PathBuf>,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        Self {
+            allocator: Allocator::Pooling { capacity: 1_000 },
+            memory_slot_bytes: 16 << 20,
+            max_wasm_stack: 512 << 10,
+            epoch_tick: Duration::from_millis(1),
+            keep_resident_bytes: 64 << 10,
+            cache_dir: None,
+        }
+    }
+}
+
+impl EngineBuilder {
+    /// The instance allocator. Default: [`Allocator::Pooling`] with capacity
+    /// 1,000.
+    pub fn allocator(mut self, allocator: Allocator) -> Self {
+        self.allocator = allocator;
+        self
+    }
+
+    /// Address space reserved for each instance's linear memory, and so the
+    /// hard ceiling of any [`Limits::max_memory_bytes`](crate::Limits::max_memory_bytes).
+    /// Default: 16 MiB.
+    ///
+    /// Memory accesses are bounds-checked explicitly (no multi-GiB guard
+    /// regions), so a small slot costs little address space: with 1,000
+    /// instances of 16 MiB the pool reserves 16 GiB of the 128 TiB available.
+    /// The slot must hold a plugin's initial memory (Rust's default 1 MiB
+    /// shadow stack included).
+    pub fn memory_slot_bytes(mut self, bytes: usize) -> Self {
+        self.memory_slot_bytes = bytes;
+        self
+    }
+
+    /// Largest native stack wasm code may use, engine-wide (wasmtime fixes it
+    /// per engine). Deeper recursion traps with [`ErrorKind::StackOverflow`].
+    /// Default: 512 KiB.
+    pub fn max_wasm_stack(mut self, bytes: usize) -> Self {
+        self.max_wasm_stack = bytes;
+        self
+    }
+
+    /// Period of the epoch ticker, and so the precision of call deadlines.
+    /// Default: 1 ms.
+    pub fn epoch_tick(mut self, tick: Duration) -> Self {
+        self.epoch_tick = tick;
+        self
+    }
+
+    /// Bytes of each pooled memory slot kept resident (reset with `memset`
+    /// instead of being returned to the OS) when an instance is dropped. It
+    /// makes re-instantiation faster at the cost of that much resident memory
+    /// per used slot. Ignored by [`Allocator::OnDemand`]. Default: 64 KiB.
+    pub fn keep_resident_bytes(mut self, bytes: usize) -> Self {
+        self.keep_resident_bytes = bytes;
+        self
+    }
+
+    /// Directory for precompiled components. Loading a component already
+    /// compiled by an engine with the same configuration and wasmtime version
+    /// then skips compilation. Entries are checksummed: a corrupt or stale one
+    /// is compiled again and replaced, never loaded. Default: no cache.
+    ///
+    /// The directory must be writable by this process only: like any cache of
+    /// native code, its contents are trusted once the checksum matches.
+    pub fn cache_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.cache_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Creates the engine and starts its epoch ticker.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`] when the settings are inconsistent (zero
+    /// capacity, zero tick) or wasmtime rejects them (e.g. the host cannot
+    /// reserve the pool's address space); [`ErrorKind::Io`] when the cache
+    /// directory cannot be created.
+    pub fn build(self) -> Result<Engine> {
+        if self.epoch_tick.is_zero() {
+            return Err(Error::new(ErrorKind::Config, "epoch tick must be non-zero"));
+        }
+        if let Allocator::Pooling { capacity: 0 } = self.allocator {
+            return Err(Error::new(ErrorKind::Config, "pool capacity must be non-zero"));
+        }
+        let config = self.wasmtime_config();
+        let wasmtime = wasmtime::Engine::new(&config).map_err(|error| {
+            Error::new(ErrorKind::Config, "wasmtime rejected the engine configuration")
+                .with_wasmtime(error)
+        })?;
+        let cache = match &self.cache_dir {
+            Some(dir) => Some(Cache::open(dir, &wasmtime)?),
+            None => None,
+        };
+        let linker = wasmtime::component::Linker::new(&wasmtime);
+        #[cfg(feature = "wasi")]
+        let wasi_linker = crate::wasi::linker(&wasmtime)?;
+        let ticker = Ticker::start(wasmtime.clone(), self.epoch_tick)?;
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                wasmtime,
+                linker,
+                #[cfg(feature = "wasi")]
+                wasi_linker,
+                cache,
+                settings: self,
+                ticker,
+            }),
+        })
+    }
+
+    fn wasmtime_config(&self) -> wasmtime::Config {
+        let mut config = wasmtime::Config::new();
+        config
+            .wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(self.max_wasm_stack)
+            .memory_init_cow(true)
+            // Density: reserve only the slot, bounds-check explicitly.
+            .memory_reservation(self.memory_slot_bytes as u64)
+            .memory_guard_size(0)
+            .memory_reservation_for_growth(0)
+            .guard_before_linear_memory(false)
+            .parallel_compilation(true);
+        if let Allocator::Pooling { capacity } = self.allocator {
+            let mut pool = wasmtime::PoolingAllocationConfig::default();
+            pool.total_component_instances(capacity)
+                // A lean plugin is one core instance, one memory and one table;
+                // a WASI `std` plugin adds a few core instances and tables
+                // (adapter and shims) but no memory.
+                .total_core_instances(capacity.saturating_mul(4))
+                .total_memories(capacity)
+                .total_tables(capacity.saturating_mul(4))
+                .max_memory_size(self.memory_slot_bytes)
+                .linear_memory_keep_resident(self.keep_resident_bytes)
+                .table_keep_resident(self.keep_resident_bytes.min(16 << 10))
+                // Plugins run synchronously on the caller's thread: no fiber
+                // stacks to reserve.
+                .total_stacks(0);
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        } else {
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);
+        }
+        config
+    }
+}
+
+/// The process-wide plugin engine: compiler, instance pool, epoch ticker and
+/// cache. Create one per process and share it: `Engine` is a cheap `Clone`
+/// (a reference count) and `Send + Sync`.
+///
+/// The epoch ticker thread runs as long as any handle lives — the `Engine`
+/// itself or any [`Plugin`](crate::Plugin) or [`Instance`](crate::Instance)
+/// made from it — and is stopped and joined when the last one drops.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    wasmtime: wasmtime::Engine,
+    linker: wasmtime::component::Linker<HostState>,
+    #[cfg(feature = "wasi")]
+    wasi_linker: wasmtime::component::Linker<HostState>,
+    cache: Option<Cache>,
+    settings: EngineBuilder,
+    // Declared last: dropped (and joined) after everything else.
+    ticker: Ticker,
+}
+
+impl Engine {
+    /// An engine with the default settings of [`EngineBuilder`].
+    ///
+    /// # Errors
+    ///
+    /// As [`EngineBuilder::build`].
+    pub fn new() -> Result<Self> {
+        Self::builder().build()
+    }
+
+    /// Starts configuring an engine.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The instance allocator this engine uses.
+    pub fn allocator(&self) -> Allocator {
+        self.inner.settings.allocator
+    }
+
+    /// Bytes reserved per linear memory (the ceiling of every memory limit).
+    pub fn memory_slot_bytes(&self) -> usize {
+        self.inner.settings.memory_slot_bytes
+    }
+
+    /// The epoch tick (deadline precision).
+    pub fn epoch_tick(&self) -> Duration {
+        self.inner.settings.epoch_tick
+    }
+
+    /// The underlying wasmtime engine, for embedders who need wasmtime APIs
+    /// directly.
+    pub fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.inner.wasmtime
+    }
+
+    /// Where the compiled form of the component `bytes` is (or would be)
+    /// cached, if this engine has a cache directory.
+    pub fn cache_path_for(&self, bytes: &[u8]) -> Option<PathBuf> {
+        self.inner.cache.as_ref().map(|cache| cache.entry_path(bytes))
+    }
+
+    pub(crate) fn cache(&self) -> Option<&Cache> {
+        self.inner.cache.as_ref()
+    }
+
+    /// The linker for a component: with WASI if it imports any, else empty.
+    pub(crate) fn linker(&self, needs_wasi: bool) -> &wasmtime::component::Linker<HostState> {
+        #[cfg(feature = "wasi")]
+        if needs_wasi {
+            return &self.inner.wasi_linker;
+        }
+        let _ = needs_wasi;
+        &self.inner.linker
+    }
+
+    /// Epoch ticks to arm for `deadline`: enough that the deadline never
+    /// fires early (the current tick may be about to end), so it fires between
+    /// `deadline` and `deadline + tick` after the call starts.
+    pub(crate) fn deadline_ticks(&self, deadline: Duration) -> u64 {
+        let tick = self.inner.settings.epoch_tick.as_nanos();
+        let ticks = deadline.as_nanos().div_ceil(tick) + 1;
+        u64::try_from(ticks).unwrap_or(u64::MAX)
+    }
+
+    /// Whether the ticker thread is still running (for tests of its lifetime).
+    #[doc(hidden)]
+    pub fn ticker_alive(&self) -> bool {
+        self.inner.ticker.is_alive()
+    }
+
+    /// A handle that observes whether the ticker of this engine has stopped,
+    /// without keeping the engine alive.
+    #[doc(hidden)]
+    pub fn ticker_probe(&self) -> crate::ticker::TickerProbe {
+        self.inner.ticker.probe()
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}

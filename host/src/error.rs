@@ -1,0 +1,241 @@
+//! The one error type of the library, and its kinds.
+
+use std::fmt;
+
+/// What went wrong, for callers to branch on.
+///
+/// Match on this, never on the error's text. New kinds may be added in minor
+/// releases, hence `#[non_exhaustive]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The call used up its fuel ([`Limits::fuel`](crate::Limits::fuel)).
+    FuelExhausted,
+    /// The call ran past its wall-clock deadline
+    /// ([`Limits::deadline`](crate::Limits::deadline)).
+    DeadlineExceeded,
+    /// The plugin tried to grow (or start with) linear memory beyond
+    /// [`Limits::max_memory_bytes`](crate::Limits::max_memory_bytes) or its
+    /// engine's memory slot, and trapped as a result.
+    MemoryLimit,
+    /// The plugin tried to grow a table beyond
+    /// [`Limits::max_table_elements`](crate::Limits::max_table_elements).
+    TableLimit,
+    /// Instantiation needed more instances, memories or tables than
+    /// [`Limits`](crate::Limits) allows one instance.
+    InstanceLimit,
+    /// The plugin overflowed the wasm stack
+    /// ([`EngineBuilder::max_wasm_stack`](crate::EngineBuilder::max_wasm_stack)).
+    StackOverflow,
+    /// Any other trap: `unreachable`, a panic in the guest, an out-of-bounds
+    /// access, a division by zero... [`Error::wasm_backtrace`] says where.
+    Trap,
+    /// The plugin returned an error on purpose (the `err` of its `handle`
+    /// result). The instance stays usable.
+    Guest,
+    /// The instance trapped earlier and cannot be called again; instantiate a
+    /// fresh one from its [`Plugin`](crate::Plugin).
+    Poisoned,
+    /// The bytes are not a valid WebAssembly component (empty, truncated,
+    /// random, a core module, or rejected by validation or compilation).
+    InvalidComponent,
+    /// The component is valid but does not fit the plugbox world: an export
+    /// is missing or has the wrong type, or an import cannot be satisfied.
+    InterfaceMismatch,
+    /// The request is larger than
+    /// [`Limits::max_input_bytes`](crate::Limits::max_input_bytes).
+    InputTooLarge,
+    /// The response is larger than
+    /// [`Limits::max_output_bytes`](crate::Limits::max_output_bytes).
+    OutputTooLarge,
+    /// The engine's instance pool is full: every slot is in use by a live
+    /// [`Instance`](crate::Instance).
+    PoolExhausted,
+    /// Reading a file or the engine's cache failed.
+    Io,
+    /// The engine configuration is invalid (e.g. limits larger than the pool
+    /// slots they must fit).
+    Config,
+}
+
+impl ErrorKind {
+    /// Whether this kind is a trap, after which the instance is poisoned.
+    pub fn is_trap(self) -> bool {
+        matches!(
+            self,
+            Self::FuelExhausted
+                | Self::DeadlineExceeded
+                | Self::MemoryLimit
+                | Self::TableLimit
+                | Self::StackOverflow
+                | Self::Trap
+        )
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::FuelExhausted => "fuel exhausted",
+            Self::DeadlineExceeded => "deadline exceeded",
+            Self::MemoryLimit => "memory limit exceeded",
+            Self::TableLimit => "table limit exceeded",
+            Self::InstanceLimit => "instance limit exceeded",
+            Self::StackOverflow => "wasm stack overflow",
+            Self::Trap => "plugin trapped",
+            Self::Guest => "plugin returned an error",
+            Self::Poisoned => "instance is poisoned by an earlier trap",
+            Self::InvalidComponent => "invalid component",
+            Self::InterfaceMismatch => "component does not fit the plugbox world",
+            Self::InputTooLarge => "input too large",
+            Self::OutputTooLarge => "output too large",
+            Self::PoolExhausted => "instance pool exhausted",
+            Self::Io => "I/O error",
+            Self::Config => "invalid configuration",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// An error from plugbox: a [`kind`](Error::kind) to branch on, a message
+/// for people, the underlying cause as [`source`](std::error::Error::source),
+/// and for traps the wasm backtrace.
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    message: String,
+    source: Option<Source>,
+    wasm_backtrace: Option<String>,
+}
+
+enum Source {
+    Wasmtime(wasmtime::Error),
+    Io(std::io::Error),
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                source: None,
+                wasm_backtrace: None,
+            }),
+        }
+    }
+
+    pub(crate) fn with_wasmtime(mut self, source: wasmtime::Error) -> Self {
+        if let Some(backtrace) = source.downcast_ref::<wasmtime::WasmBacktrace>() {
+            self.inner.wasm_backtrace = Some(backtrace.to_string());
+        }
+        self.inner.source = Some(Source::Wasmtime(source));
+        self
+    }
+
+    pub(crate) fn io(message: impl Into<String>, source: std::io::Error) -> Self {
+        let mut error = Self::new(ErrorKind::Io, message);
+        error.inner.source = Some(Source::Io(source));
+        error
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// The message, without the kind or the cause (for a guest error: the
+    /// plugin's own message).
+    pub fn message(&self) -> &str {
+        &self.inner.message
+    }
+
+    /// For traps: the wasm call stack at the trap, innermost frame first, as
+    /// wasmtime prints it (function names come from the component's name
+    /// section).
+    pub fn wasm_backtrace(&self) -> Option<&str> {
+        self.inner.wasm_backtrace.as_deref()
+    }
+
+    /// Whether this is a trap, after which the instance is poisoned.
+    pub fn is_trap(&self) -> bool {
+        self.inner.kind.is_trap()
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut debug = f.debug_struct("Error");
+        debug
+            .field("kind", &self.inner.kind)
+            .field("message", &self.inner.message);
+        if let Some(source) = &self.inner.source {
+            match source {
+                Source::Wasmtime(error) => debug.field("source", &format_args!("{error:#}")),
+                Source::Io(error) => debug.field("source", error),
+            };
+        }
+        if let Some(backtrace) = &self.inner.wasm_backtrace {
+            debug.field("wasm_backtrace", backtrace);
+        }
+        debug.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.inner.message.is_empty() {
+            write!(f, "{}", self.inner.kind)
+        } else {
+            write!(f, "{}: {}", self.inner.kind, self.inner.message)
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self.inner.source.as_ref()? {
+            Source::Wasmtime(error) => Some(error.as_ref()),
+            Source::Io(error) => Some(error),
+        }
+    }
+}
+
+/// `Result` with plugbox's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_kind_and_message() {
+        let error = Error::new(ErrorKind::InputTooLarge, "70000 bytes, limit 65536");
+        assert_eq!(error.to_string(), "input too large: 70000 bytes, limit 65536");
+        assert_eq!(error.kind(), ErrorKind::InputTooLarge);
+        assert!(!error.is_trap());
+    }
+
+    #[test]
+    fn io_error_keeps_its_source() {
+        let error = Error::io(
+            "reading plugin.wasm",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        assert_eq!(error.kind(), ErrorKind::Io);
+        assert!(std::error::Error::source(&error).is_some());
+    }
+
+    #[test]
+    fn error_is_small_and_thread_safe() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Error>();
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+}

@@ -1,0 +1,297 @@
+//! Per-instance and per-call limits, and the `ResourceLimiter` that enforces
+//! the memory and table ones.
+
+use std::time::Duration;
+
+/// What one plugin instance may consume. Every field has a documented default
+/// ([`Limits::default`]); set fields with the `#[must_use]` setters.
+///
+/// Fuel and the deadline apply **per call** (fuel is refilled and the deadline
+/// re-armed at the start of each [`Instance::call`](crate::Instance::call));
+/// the memory, table and instance counts apply to the instance for its whole
+/// life. Instantiation itself (which may run a start function) runs under the
+/// same fuel and deadline as one call.
+///
+/// ```
+/// use std::time::Duration;
+/// let limits = plugbox::Limits::default()
+///     .fuel(11_000_000)
+///     .deadline(Duration::from_millis(5))
+///     .max_memory_bytes(10 << 20)
+///     .max_input_bytes(128 << 10)
+///     .max_output_bytes(20 << 10);
+/// assert_eq!(limits.fuel_per_call(), 11_000_000);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    fuel: u64,
+    deadline: Duration,
+    max_memory_bytes: usize,
+    max_table_elements: usize,
+    max_instances: usize,
+    max_tables: usize,
+    max_memories: usize,
+    max_input_bytes: usize,
+    max_output_bytes: usize,
+}
+
+impl Default for Limits {
+    /// The defaults, chosen for request-sized work in a multi-tenant host:
+    ///
+    /// | limit | default |
+    /// |---|---|
+    /// | fuel per call | 100,000,000 (roughly 0.1–0.3 s of compute) |
+    /// | deadline per call | 1 s |
+    /// | max linear memory | 16 MiB (and never more than the engine's memory slot) |
+    /// | max table elements | 10,000 |
+    /// | max core instances | 16 |
+    /// | max tables | 16 |
+    /// | max memories | 4 |
+    /// | max input | 1 MiB |
+    /// | max output | 1 MiB |
+    fn default() -> Self {
+        Self {
+            fuel: 100_000_000,
+            deadline: Duration::from_secs(1),
+            max_memory_bytes: 16 << 20,
+            max_table_elements: 10_000,
+            max_instances: 16,
+            max_tables: 16,
+            max_memories: 4,
+            max_input_bytes: 1 << 20,
+            max_output_bytes: 1 << 20,
+        }
+    }
+}
+
+impl Limits {
+    /// Fuel per call: roughly one unit per wasm instruction. Exhausting it
+    /// traps with [`ErrorKind::FuelExhausted`](crate::ErrorKind::FuelExhausted).
+    #[must_use]
+    pub fn fuel(mut self, fuel: u64) -> Self {
+        self.fuel = fuel;
+        self
+    }
+
+    /// Wall-clock deadline per call, enforced through epoch interruption at the
+    /// engine's tick granularity (1 ms by default). Passing it traps with
+    /// [`ErrorKind::DeadlineExceeded`](crate::ErrorKind::DeadlineExceeded).
+    #[must_use]
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Largest linear memory, in bytes, including the module's initial memory.
+    /// Growth beyond it fails (`memory.grow` returns -1); the resulting trap is
+    /// reported as [`ErrorKind::MemoryLimit`](crate::ErrorKind::MemoryLimit).
+    #[must_use]
+    pub fn max_memory_bytes(mut self, bytes: usize) -> Self {
+        self.max_memory_bytes = bytes;
+        self
+    }
+
+    /// Largest table, in elements.
+    #[must_use]
+    pub fn max_table_elements(mut self, elements: usize) -> Self {
+        self.max_table_elements = elements;
+        self
+    }
+
+    /// Most core module instances one plugin instance may create (a lean
+    /// plugbox plugin needs 1; a WASI `std` plugin a handful).
+    #[must_use]
+    pub fn max_instances(mut self, count: usize) -> Self {
+        self.max_instances = count;
+        self
+    }
+
+    /// Most tables one plugin instance may create.
+    #[must_use]
+    pub fn max_tables(mut self, count: usize) -> Self {
+        self.max_tables = count;
+        self
+    }
+
+    /// Most linear memories one plugin instance may create.
+    #[must_use]
+    pub fn max_memories(mut self, count: usize) -> Self {
+        self.max_memories = count;
+        self
+    }
+
+    /// Largest request, in bytes; a larger one is refused before the plugin
+    /// runs, with [`ErrorKind::InputTooLarge`](crate::ErrorKind::InputTooLarge).
+    #[must_use]
+    pub fn max_input_bytes(mut self, bytes: usize) -> Self {
+        self.max_input_bytes = bytes;
+        self
+    }
+
+    /// Largest response (or guest error message), in bytes; a larger one is
+    /// refused with [`ErrorKind::OutputTooLarge`](crate::ErrorKind::OutputTooLarge).
+    #[must_use]
+    pub fn max_output_bytes(mut self, bytes: usize) -> Self {
+        self.max_output_bytes = bytes;
+        self
+    }
+
+    /// Fuel per call.
+    pub fn fuel_per_call(&self) -> u64 {
+        self.fuel
+    }
+
+    /// Deadline per call.
+    pub fn deadline_per_call(&self) -> Duration {
+        self.deadline
+    }
+
+    /// Largest linear memory in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        self.max_memory_bytes
+    }
+
+    /// Largest table in elements.
+    pub fn table_elements(&self) -> usize {
+        self.max_table_elements
+    }
+
+    /// Largest request in bytes.
+    pub fn input_bytes(&self) -> usize {
+        self.max_input_bytes
+    }
+
+    /// Largest response in bytes.
+    pub fn output_bytes(&self) -> usize {
+        self.max_output_bytes
+    }
+}
+
+/// A limit the guest ran into, recorded so that the trap that follows (the
+/// guest's allocator gives up) is reported as what it really is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exceeded {
+    Memory { desired: usize, limit: usize },
+    Table { desired: usize, limit: usize },
+}
+
+/// The `ResourceLimiter` of one instance's store.
+#[derive(Debug)]
+pub(crate) struct StoreLimiter {
+    limits: Limits,
+    exceeded: Option<Exceeded>,
+}
+
+impl StoreLimiter {
+    pub(crate) fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            exceeded: None,
+        }
+    }
+
+    /// The limit hit since the last [`reset`](Self::reset), if any.
+    pub(crate) fn exceeded(&self) -> Option<Exceeded> {
+        self.exceeded
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.exceeded = None;
+    }
+}
+
+impl wasmtime::ResourceLimiter for StoreLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let limit = maximum.map_or(self.limits.max_memory_bytes, |maximum| {
+            maximum.min(self.limits.max_memory_bytes)
+        });
+        if desired > limit {
+            self.exceeded = Some(Exceeded::Memory { desired, limit });
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let limit = maximum.map_or(self.limits.max_table_elements, |maximum| {
+            maximum.min(self.limits.max_table_elements)
+        });
+        if desired > limit {
+            self.exceeded = Some(Exceeded::Table { desired, limit });
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.max_instances
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.max_tables
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.max_memories
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::ResourceLimiter;
+
+    #[test]
+    fn memory_growth_past_the_limit_is_refused_and_recorded() {
+        let mut limiter = StoreLimiter::new(Limits::default().max_memory_bytes(1 << 20));
+        assert!(limiter.memory_growing(0, 1 << 20, None).unwrap());
+        assert_eq!(limiter.exceeded(), None);
+        assert!(!limiter.memory_growing(1 << 20, 2 << 20, None).unwrap());
+        assert_eq!(
+            limiter.exceeded(),
+            Some(Exceeded::Memory {
+                desired: 2 << 20,
+                limit: 1 << 20
+            })
+        );
+        limiter.reset();
+        assert_eq!(limiter.exceeded(), None);
+    }
+
+    #[test]
+    fn the_smaller_of_limit_and_slot_applies() {
+        let mut limiter = StoreLimiter::new(Limits::default().max_memory_bytes(8 << 20));
+        assert!(!limiter.memory_growing(0, 5 << 20, Some(4 << 20)).unwrap());
+        assert_eq!(
+            limiter.exceeded(),
+            Some(Exceeded::Memory {
+                desired: 5 << 20,
+                limit: 4 << 20
+            })
+        );
+    }
+
+    #[test]
+    fn table_growth_past_the_limit_is_refused_and_recorded() {
+        let mut limiter = StoreLimiter::new(Limits::default().max_table_elements(10));
+        assert!(limiter.table_growing(0, 10, None).unwrap());
+        assert!(!limiter.table_growing(10, 11, None).unwrap());
+        assert_eq!(
+            limiter.exceeded(),
+            Some(Exceeded::Table {
+                desired: 11,
+                limit: 10
+            })
+        );
+    }
+}

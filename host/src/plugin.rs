@@ -1,0 +1,227 @@
+//! A compiled, validated, pre-linked plugin.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::bindings::PluginPre;
+use crate::cache::{self, Miss};
+use crate::describe::ComponentInfo;
+use crate::engine::Engine;
+use crate::error::{Error, ErrorKind, Result};
+use crate::host::HostState;
+use crate::instance::Instance;
+use crate::limits::Limits;
+use crate::world::WorldFit;
+
+/// A plugin component, compiled once, checked against the plugbox world and
+/// pre-linked (`InstancePre`), ready to [`instantiate`](Plugin::instantiate)
+/// as many times as there are tenants.
+///
+/// `Plugin` is a cheap `Clone` (two reference counts) and `Send + Sync`.
+///
+/// ```no_run
+/// let engine = plugbox::Engine::new()?;
+/// let plugin = plugbox::Plugin::from_file(&engine, "hello.wasm")?;
+/// let mut instance = plugin.instantiate()?;
+/// let response = instance.call(b"hello")?;
+/// assert_eq!(response.output, b"HELLO");
+/// # Ok::<(), plugbox::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Plugin {
+    compiled: Arc<Compiled>,
+    limits: Limits,
+}
+
+struct Compiled {
+    engine: Engine,
+    pre: PluginPre<HostState>,
+    info: ComponentInfo,
+    fit: WorldFit,
+    from_cache: bool,
+}
+
+impl Plugin {
+    /// Compiles (or loads from the engine's cache), validates and pre-links a
+    /// component, with [`Limits::default`].
+    ///
+    /// # Errors
+    ///
+    /// - [`ErrorKind::InvalidComponent`]: empty, not WebAssembly, a core
+    ///   module rather than a component, or rejected by validation;
+    /// - [`ErrorKind::InterfaceMismatch`]: a valid component that does not
+    ///   export the plugbox handler, or imports something the host does not
+    ///   provide. The message names the item.
+    pub fn new(engine: &Engine, bytes: &[u8]) -> Result<Self> {
+        let (component, from_cache) = compile(engine, bytes)?;
+        let info = ComponentInfo::of(&component);
+        let fit = info.check_plugbox_world(cfg!(feature = "wasi"))?;
+        let instance_pre = engine
+            .linker(fit.imports_wasi)
+            .instantiate_pre(&component)
+            .map_err(|error| {
+                Error::new(
+                    ErrorKind::InterfaceMismatch,
+                    "the component's imports do not match what the host provides",
+                )
+                .with_wasmtime(error)
+            })?;
+        let pre = PluginPre::new(instance_pre).map_err(|error| {
+            Error::new(
+                ErrorKind::InterfaceMismatch,
+                "the component's exports do not match the plugbox world",
+            )
+            .with_wasmtime(error)
+        })?;
+        Ok(Self {
+            compiled: Arc::new(Compiled {
+                engine: engine.clone(),
+                pre,
+                info,
+                fit,
+                from_cache,
+            }),
+            limits: Limits::default(),
+        })
+    }
+
+    /// [`Plugin::new`] on the contents of a file.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`] if the file cannot be read; otherwise as
+    /// [`Plugin::new`].
+    pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path)
+            .map_err(|error| Error::io(format!("reading {}", path.display()), error))?;
+        Self::new(engine, &bytes)
+    }
+
+    /// The same compiled plugin, whose instances get `limits`. Cheap: the
+    /// compiled code is shared.
+    #[must_use]
+    pub fn with_limits(&self, limits: Limits) -> Self {
+        Self {
+            compiled: Arc::clone(&self.compiled),
+            limits,
+        }
+    }
+
+    /// The limits new instances get.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The component's imports and exports.
+    pub fn info(&self) -> &ComponentInfo {
+        &self.compiled.info
+    }
+
+    /// Whether the component imports WASI (and so gets a deny-by-default WASI
+    /// context).
+    pub fn imports_wasi(&self) -> bool {
+        self.compiled.fit.imports_wasi
+    }
+
+    /// Whether the compiled code came from the engine's cache rather than
+    /// the compiler.
+    pub fn loaded_from_cache(&self) -> bool {
+        self.compiled.from_cache
+    }
+
+    /// The engine this plugin was compiled for.
+    pub fn engine(&self) -> &Engine {
+        &self.compiled.engine
+    }
+
+    /// Creates a fresh instance (a tenant) with this plugin's limits.
+    ///
+    /// With the pooling allocator this takes a pool slot and maps the
+    /// component's memory image copy-on-write: microseconds, no compilation.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::PoolExhausted`] when every pool slot is taken; the limit
+    /// kinds ([`ErrorKind::MemoryLimit`], [`ErrorKind::InstanceLimit`], ...)
+    /// when the component needs more than its [`Limits`] allow up front; a
+    /// trap kind if its start function traps.
+    pub fn instantiate(&self) -> Result<Instance> {
+        Instance::new(&self.compiled.engine, &self.compiled.pre, self.limits)
+    }
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("imports_wasi", &self.compiled.fit.imports_wasi)
+            .field("from_cache", &self.compiled.from_cache)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Describes a component without requiring it to fit the plugbox world: what
+/// `plugbox inspect` shows.
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidComponent`] as for [`Plugin::new`].
+pub fn inspect(engine: &Engine, bytes: &[u8]) -> Result<ComponentInfo> {
+    let (component, _) = compile(engine, bytes)?;
+    Ok(ComponentInfo::of(&component))
+}
+
+/// The compiled component, from the cache when possible.
+fn compile(engine: &Engine, bytes: &[u8]) -> Result<(wasmtime::component::Component, bool)> {
+    check_header(bytes)?;
+    let key = engine.cache().map(|_| cache::content_hash(bytes));
+    if let (Some(cache), Some(key)) = (engine.cache(), &key) {
+        match cache.load(engine.wasmtime(), key) {
+            Ok(component) => return Ok((component, true)),
+            Err(Miss::Absent | Miss::Corrupt | Miss::Incompatible) => {}
+        }
+    }
+    let component =
+        wasmtime::component::Component::new(engine.wasmtime(), bytes).map_err(|error| {
+            Error::new(
+                ErrorKind::InvalidComponent,
+                "the component failed validation or compilation",
+            )
+            .with_wasmtime(error)
+        })?;
+    if let (Some(cache), Some(key)) = (engine.cache(), &key) {
+        cache.store(key, &component);
+    }
+    Ok((component, false))
+}
+
+/// Rejects what is obviously not a component before the compiler sees it,
+/// with a message that says what it is instead.
+fn check_header(bytes: &[u8]) -> Result<()> {
+    // The preamble: `\0asm`, then a 16-bit version and a 16-bit layer
+    // (layer 0 is a core module, layer 1 a component).
+    const MAGIC: &[u8] = b"\0asm";
+    const CORE_MODULE: [u8; 4] = [0x01, 0x00, 0x00, 0x00];
+    const COMPONENT: [u8; 4] = [0x0d, 0x00, 0x01, 0x00];
+    if bytes.is_empty() {
+        return Err(Error::new(ErrorKind::InvalidComponent, "empty input (0 bytes)"));
+    }
+    let preamble = bytes.get(4..8);
+    if bytes.starts_with(MAGIC) && preamble == Some(&COMPONENT[..]) {
+        return Ok(());
+    }
+    let message = if bytes.starts_with(MAGIC) && preamble == Some(&CORE_MODULE[..]) {
+        "this is a core WebAssembly module, not a component; build plugins for \
+         `wasm32-wasip2` (or wrap the module with `wasm-tools component new`)"
+            .to_string()
+    } else if bytes.starts_with(b"\0asm") {
+        "unsupported WebAssembly binary version or layer".to_string()
+    } else {
+        format!(
+            "not WebAssembly: {} bytes without the `\\0asm` magic",
+            bytes.len()
+        )
+    };
+    Err(Error::new(ErrorKind::InvalidComponent, message))
+}

@@ -1,0 +1,136 @@
+//! Builds every plugin crate under `plugins/` for `wasm32-wasip2`, once, and
+//! writes `plugins.rs` into `OUT_DIR`: one [`Artifact`] constant per plugin and
+//! the `foreach_plugin!` macro that lists them all.
+//!
+//! The plugins are built by a nested `cargo build` with its own target
+//! directory (`target/plugbox-plugins`), shared by every profile of the outer
+//! build, so each plugin is compiled once however many crates use it.
+
+use std::env;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-wasip2";
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let plugins_dir = manifest_dir.parent().expect("plugins/artifacts has a parent");
+    let workspace = plugins_dir.parent().expect("plugins/ has a parent");
+
+    println!("cargo:rerun-if-changed={}", plugins_dir.display());
+    println!("cargo:rerun-if-changed={}", workspace.join("guest-sdk").display());
+    println!("cargo:rerun-if-changed={}", workspace.join("wit").display());
+    println!("cargo:rerun-if-changed={}", workspace.join(".cargo").display());
+    println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
+
+    let plugins = discover(plugins_dir);
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"))
+        .join("plugbox-plugins");
+    // One cargo invocation per plugin: cargo unifies features across the
+    // packages of one invocation, and one `std` plugin would otherwise switch
+    // the guest SDK's `std` feature on for every lean plugin built with it.
+    for plugin in &plugins {
+        build(workspace, &target_dir, plugin);
+    }
+
+    let release_dir = target_dir.join(TARGET).join("release");
+    let mut code = String::new();
+    let mut all = String::new();
+    let mut foreach = String::new();
+    for plugin in &plugins {
+        let file = release_dir.join(format!("{}.wasm", plugin.crate_name.replace('-', "_")));
+        assert!(
+            file.is_file(),
+            "building plugin `{}` produced no {}",
+            plugin.name,
+            file.display()
+        );
+        let constant = plugin.name.to_uppercase().replace('-', "_");
+        let ident = plugin.name.replace('-', "_");
+        let path = file.display().to_string();
+        writeln!(
+            code,
+            "/// The `{name}` plugin (`plugins/{name}`), built for `{TARGET}`.\n\
+             pub const {constant}: Artifact = Artifact {{ name: {name:?}, path: {path:?}, \
+             bytes: include_bytes!({path:?}) }};",
+            name = plugin.name,
+        )
+        .expect("write to String");
+        write!(all, "{constant}, ").expect("write to String");
+        write!(foreach, "        $mac!({ident}, {constant});\n").expect("write to String");
+    }
+    writeln!(code, "/// Every plugin, in name order.\npub const ALL: &[Artifact] = &[{all}];")
+        .expect("write to String");
+    writeln!(
+        code,
+        "/// Calls `$mac!(name, CONSTANT)` once per plugin, e.g. `$mac!(hello, HELLO)`.\n\
+         ///\n\
+         /// Test suites use it to assert that every plugin has a test.\n\
+         #[macro_export]\n\
+         macro_rules! foreach_plugin {{\n    ($mac:ident) => {{\n{foreach}    }};\n}}"
+    )
+    .expect("write to String");
+
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo")).join("plugins.rs");
+    std::fs::write(&out, code).expect("write plugins.rs");
+}
+
+struct PluginCrate {
+    /// Directory name under `plugins/`, e.g. `wasi-probe`.
+    name: String,
+    /// Cargo package name, e.g. `plugbox-plugin-wasi-probe`.
+    crate_name: String,
+}
+
+/// Every directory of `plugins/` with a `Cargo.toml`, except this crate.
+fn discover(plugins_dir: &Path) -> Vec<PluginCrate> {
+    let mut plugins: Vec<PluginCrate> = std::fs::read_dir(plugins_dir)
+        .expect("read plugins/")
+        .filter_map(|entry| {
+            let entry = entry.expect("read plugins/ entry");
+            let name = entry.file_name().into_string().expect("UTF-8 plugin directory name");
+            (name != "artifacts" && entry.path().join("Cargo.toml").is_file()).then(|| PluginCrate {
+                crate_name: format!("plugbox-plugin-{name}"),
+                name,
+            })
+        })
+        .collect();
+    plugins.sort_by(|a, b| a.name.cmp(&b.name));
+    plugins
+}
+
+fn build(workspace: &Path, target_dir: &Path, plugin: &PluginCrate) {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(workspace)
+        .args(["build", "--release", "--target", TARGET])
+        .arg("--target-dir")
+        .arg(target_dir)
+        // The outer build's flags are for the host, not for wasm.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_TARGET_DIR")
+        // Small plugins: no DWARF. The name section stays, so wasm backtraces
+        // still name the functions.
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false");
+    command.arg("--package").arg(&plugin.crate_name);
+    let output = command.output().expect("run cargo to build the plugins");
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let hint = if stderr.contains("may not be installed") || stderr.contains("can't find crate for `core`")
+        {
+            "\nhint: the wasm target is missing; run `rustup target add wasm32-wasip2`"
+        } else {
+            ""
+        };
+        panic!(
+            "building plugin `{}` for {TARGET} failed:\n{stderr}{hint}",
+            plugin.name
+        );
+    }
+}

@@ -1,0 +1,29 @@
+//! Every plugin in `plugins/`, built for `wasm32-wasip2` by this crate's build
+//! script: paths and bytes of each component, and [`foreach_plugin!`] to visit
+//! them all.
+//!
+//! ```
+//! let hello = plugbox_artifacts::HELLO;
+//! assert_eq!(hello.name, "hello");
+//! assert!(hello.bytes.starts_with(b"\0asm"));
+//! assert!(std::path::Path::new(hello.path).is_file());
+//! ```
+#![warn(missing_docs)]
+
+/// One built plugin component.
+#[derive(Debug, Clone, Copy)]
+pub struct Artifact {
+    /// The plugin's directory name under `plugins/`, e.g. `hello`.
+    pub name: &'static str,
+    /// Absolute path of the built `.wasm` component.
+    pub path: &'static str,
+    /// The component's bytes, embedded at compile time.
+    pub bytes: &'static [u8],
+}
+
+include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
+
+/// The artifact called `name`, if there is one.
+pub fn by_name(name: &str) -> Option<Artifact> {
+    ALL.iter().copied().find(|artifact| artifact.name == name)
+}

@@ -1,0 +1,91 @@
+//! Engine lifecycle and allocators: the epoch ticker lives exactly as long as
+//! the engine's handles; the pool's capacity is a typed limit.
+
+use plugbox::{Allocator, Engine, ErrorKind, Limits, Plugin};
+
+use crate::plugin;
+
+#[test]
+fn ticker_stops_when_the_last_handle_drops() {
+    let engine = crate::engine();
+    let probe = engine.ticker_probe();
+    assert!(!probe.stopped(), "running from the start");
+    let hello = plugin(&engine, "hello");
+    let instance = hello.instantiate().unwrap();
+    drop(engine);
+    // The plugin and the instance still hold the engine: deadlines still work.
+    assert!(!probe.stopped());
+    drop(hello);
+    assert!(!probe.stopped());
+    drop(instance);
+    // Dropping the last handle stops and joins the thread.
+    assert!(probe.stopped());
+}
+
+#[test]
+fn full_pool_is_a_typed_error_and_frees_on_drop() {
+    let engine = Engine::builder()
+        .allocator(Allocator::Pooling { capacity: 2 })
+        .build()
+        .unwrap();
+    let hello = plugin(&engine, "hello");
+    let first = hello.instantiate().unwrap();
+    let _second = hello.instantiate().unwrap();
+    let error = hello.instantiate().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::PoolExhausted, "{error:?}");
+    drop(first);
+    let mut third = hello.instantiate().unwrap();
+    assert_eq!(third.call(b"slot").unwrap().output, b"SLOT");
+}
+
+#[test]
+fn on_demand_allocator_runs_plugins_too() {
+    let engine = Engine::builder().allocator(Allocator::OnDemand).build().unwrap();
+    let mut instance = plugin(&engine, "hello").instantiate().unwrap();
+    assert_eq!(instance.call(b"on demand").unwrap().output, b"ON DEMAND");
+    let grow = plugin(&engine, "grow").with_limits(Limits::default().max_memory_bytes(4 << 20));
+    assert_eq!(
+        grow.instantiate().unwrap().call(b"").unwrap_err().kind(),
+        ErrorKind::MemoryLimit
+    );
+}
+
+#[test]
+fn instance_count_limit_is_enforced_at_instantiation() {
+    let engine = crate::engine();
+    let hello = plugin(&engine, "hello").with_limits(Limits::default().max_instances(0));
+    let error = hello.instantiate().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InstanceLimit, "{error:?}");
+}
+
+#[test]
+fn initial_memory_above_the_limit_fails_instantiation() {
+    let engine = crate::engine();
+    // hello starts with more than one 64 KiB page (shadow stack + data).
+    let hello = plugin(&engine, "hello").with_limits(Limits::default().max_memory_bytes(64 << 10));
+    let error = hello.instantiate().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::MemoryLimit, "{error:?}");
+}
+
+#[test]
+fn invalid_settings_are_config_errors() {
+    let error = Engine::builder()
+        .allocator(Allocator::Pooling { capacity: 0 })
+        .build()
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config);
+    let error = Engine::builder()
+        .epoch_tick(std::time::Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config);
+}
+
+#[test]
+fn plugins_and_instances_cross_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_send<T: Send>() {}
+    assert_send_sync::<Engine>();
+    assert_send_sync::<Plugin>();
+    assert_send::<plugbox::Instance>();
+}

@@ -1,0 +1,42 @@
+//! End-to-end tests: the real plugins (built from `plugins/` by
+//! `plugbox-artifacts`) through the real host. One binary, one module per
+//! feature.
+
+mod bad_input;
+mod cache;
+mod engine;
+mod isolation;
+mod plugins;
+
+use plugbox::{Allocator, Engine, Plugin};
+
+/// A small pooled engine: tests run in parallel, each with its own engine.
+pub fn engine() -> Engine {
+    Engine::builder()
+        .allocator(Allocator::Pooling { capacity: 32 })
+        .build()
+        .expect("default engine settings are valid")
+}
+
+/// The plugin called `name` from `plugins/`, compiled on `engine`.
+pub fn plugin(engine: &Engine, name: &str) -> Plugin {
+    let artifact = plugbox_artifacts::by_name(name).expect("no such plugin");
+    Plugin::new(engine, artifact.bytes).expect("example plugins load")
+}
+
+/// Asserts that `engine` still serves a fresh `hello` instance correctly.
+pub fn assert_engine_still_serves(engine: &Engine) {
+    let mut fresh = plugin(engine, "hello").instantiate().expect("instantiate");
+    let response = fresh.call(b"still here").expect("call");
+    assert_eq!(response.output, b"STILL HERE");
+}
+
+/// Every plugin in `plugins/` must have a test of the same name in
+/// `plugins.rs`: adding a plugin without one fails to compile.
+macro_rules! assert_plugin_has_test {
+    ($name:ident, $constant:ident) => {
+        #[allow(unused_imports)]
+        use crate::plugins::$name as _;
+    };
+}
+plugbox_artifacts::foreach_plugin!(assert_plugin_has_test);
