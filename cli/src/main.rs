@@ -1,1 +1,172 @@
-fn main(){}
+//! `plugbox`: run, inspect and precompile plugbox plugins from the shell.
+//!
+//! Every failure is one line on stderr and a non-zero exit status: 2 for bad
+//! arguments, 1 for everything else (unreadable or invalid plugins, traps,
+//! limits).
+
+mod args;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser as _;
+use plugbox::{Allocator, Engine, Limits, Plugin};
+
+use crate::args::{Cli, Command, Compile, Inspect, PluginSource, Run};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return args::report_usage_error(&error),
+    };
+    let result = match cli.command {
+        Command::Run(run) => run_plugin(&run),
+        Command::Inspect(inspect) => inspect_plugin(&inspect),
+        Command::Compile(compile) => compile_plugin(&compile),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("plugbox: {}", failure.message);
+            if let Some(backtrace) = failure.backtrace {
+                eprintln!("{backtrace}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A failure to report: one line, plus the wasm backtrace if asked for.
+struct Failure {
+    message: String,
+    backtrace: Option<String>,
+}
+
+impl From<plugbox::Error> for Failure {
+    fn from(error: plugbox::Error) -> Self {
+        Self {
+            message: error.to_string(),
+            backtrace: None,
+        }
+    }
+}
+
+impl Failure {
+    fn io(what: &str, error: std::io::Error) -> Self {
+        Self {
+            message: format!("{what}: {error}"),
+            backtrace: None,
+        }
+    }
+}
+
+fn engine_for(memory_bytes: usize) -> Result<Engine, Failure> {
+    // One tenant: a pool of one, with a memory slot just large enough.
+    let slot = memory_bytes.div_ceil(64 << 10).max(1) * (64 << 10);
+    Ok(Engine::builder()
+        .allocator(Allocator::Pooling { capacity: 1 })
+        .memory_slot_bytes(slot)
+        .build()?)
+}
+
+fn run_plugin(run: &Run) -> Result<(), Failure> {
+    let input = match (&run.input, &run.input_file) {
+        (Some(text), _) => text.clone().into_bytes(),
+        (None, Some(path)) => std::fs::read(path)
+            .map_err(|error| Failure::io(&format!("reading {}", path.display()), error))?,
+        (None, None) => Vec::new(),
+    };
+    let defaults = Limits::default();
+    let memory = run.memory.unwrap_or(defaults.memory_bytes());
+    let limits = defaults
+        .fuel(run.fuel.unwrap_or(defaults.fuel_per_call()))
+        .deadline(
+            run.timeout
+                .map_or(defaults.deadline_per_call(), Duration::from_millis),
+        )
+        .max_memory_bytes(memory)
+        .max_input_bytes(input.len().max(defaults.input_bytes()));
+    let engine = engine_for(memory)?;
+    let plugin = Plugin::new(&engine, &read(&run.plugin)?)?.with_limits(limits);
+    let mut instance = plugin.instantiate()?;
+    let response = instance.call(&input).map_err(|error| Failure {
+        backtrace: run
+            .backtrace
+            .then(|| error.wasm_backtrace().map(str::to_string))
+            .flatten(),
+        message: error.to_string(),
+    })?;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(&response.output)
+        .and_then(|()| {
+            if !response.output.ends_with(b"\n") && !response.output.is_empty() {
+                stdout.write_all(b"\n")?;
+            }
+            stdout.flush()
+        })
+        .map_err(|error| Failure::io("writing the output", error))?;
+    eprintln!(
+        "fuel used: {}, time: {:.3} ms",
+        response.fuel_used,
+        response.elapsed.as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+fn read(source: &PluginSource) -> Result<Vec<u8>, Failure> {
+    match source.builtin()? {
+        Some(artifact) => Ok(artifact.bytes.to_vec()),
+        None => {
+            let path = source.path();
+            std::fs::read(&path)
+                .map_err(|error| Failure::io(&format!("reading {}", path.display()), error))
+        }
+    }
+}
+
+fn inspect_plugin(inspect: &Inspect) -> Result<(), Failure> {
+    let engine = engine_for(Limits::default().memory_bytes())?;
+    let bytes = read(&inspect.plugin)?;
+    let info = plugbox::inspect(&engine, &bytes)?;
+    print!("{info}");
+    match info.check_plugbox_world(true) {
+        Ok(fit) => println!(
+            "plugbox world {}: fits{}",
+            plugbox::WORLD,
+            if fit.imports_wasi {
+                " (imports WASI: gets a deny-by-default WASI context)"
+            } else {
+                " (imports nothing)"
+            }
+        ),
+        Err(error) => println!(
+            "plugbox world {}: does not fit: {}",
+            plugbox::WORLD,
+            error.message()
+        ),
+    }
+    Ok(())
+}
+
+fn compile_plugin(compile: &Compile) -> Result<(), Failure> {
+    // Compiled code depends on the engine's settings: compile with the
+    // defaults that `Engine::new` (and so an embedder's default engine) uses.
+    let engine = Engine::builder().cache_dir(&compile.cache_dir).build()?;
+    let bytes = read(&compile.plugin)?;
+    let plugin = Plugin::new(&engine, &bytes)?;
+    let path = engine
+        .cache_path_for(&bytes)
+        .map(|path| path.display().to_string())
+        .unwrap_or_default();
+    println!(
+        "{} {path}",
+        if plugin.loaded_from_cache() {
+            "already cached:"
+        } else {
+            "compiled to"
+        }
+    );
+    Ok(())
+}

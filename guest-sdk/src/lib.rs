@@ -5,7 +5,7 @@
 //! WebAssembly component the plugbox host can load.
 //!
 //! ```
-//! #![no_std]
+//! #![cfg_attr(target_arch = "wasm32", no_std)]
 //! use plugbox_guest::prelude::*;
 //!
 //! #[plugin]
@@ -21,7 +21,7 @@
 //! the host as a guest error, not a trap):
 //!
 //! ```
-//! #![no_std]
+//! #![cfg_attr(target_arch = "wasm32", no_std)]
 //! use plugbox_guest::prelude::*;
 //!
 //! #[derive(serde::Deserialize)]
@@ -41,7 +41,9 @@
 //!
 //! # Lean by default
 //!
-//! A plugin crate that says `#![no_std]` links no part of the standard
+//! A plugin crate that says `#![no_std]` (or, to also build it natively for
+//! tests, `#![cfg_attr(target_arch = "wasm32", no_std)]`, as in the examples
+//! here) links no part of the standard
 //! library's WASI runtime: the component imports nothing and each instance is
 //! a single small core module. This crate then supplies what `std` would have:
 //! a global allocator ([dlmalloc], the allocator of Rust's own wasm `std`),
@@ -58,23 +60,23 @@
 //! input type, ...) is a compile error:
 //!
 //! ```compile_fail
-//! #![no_std]
+//! #![cfg_attr(target_arch = "wasm32", no_std)]
 //! use plugbox_guest::prelude::*;
 //! #[plugin]
 //! fn two(a: &str, b: &str) -> String { String::new() }
 //! # fn main() {}
 //! ```
 //!
-//! ```compile_fail
-//! #![no_std]
+//! ```compile_fail,E0277
+//! #![cfg_attr(target_arch = "wasm32", no_std)]
 //! use plugbox_guest::prelude::*;
 //! #[plugin]
 //! fn wrong_input(n: u32) -> String { String::new() }
 //! # fn main() {}
 //! ```
 //!
-//! ```compile_fail
-//! #![no_std]
+//! ```compile_fail,E0277
+//! #![cfg_attr(target_arch = "wasm32", no_std)]
 //! use plugbox_guest::prelude::*;
 //! #[plugin]
 //! fn wrong_output(input: &str) -> u32 { 0 }
@@ -82,7 +84,7 @@
 //! ```
 //!
 //! ```compile_fail
-//! #![no_std]
+//! #![cfg_attr(target_arch = "wasm32", no_std)]
 //! use plugbox_guest::prelude::*;
 //! #[plugin]
 //! async fn not_async(input: &str) -> String { String::new() }
@@ -104,9 +106,9 @@ mod payload;
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
 mod runtime;
 
-pub use payload::{Error, FromInput, IntoOutput};
 #[cfg(feature = "json")]
 pub use payload::Json;
+pub use payload::{Error, FromInput, IntoOutput};
 pub use plugbox_guest_macro::plugin;
 
 /// What a plugin source file needs, in one `use`.

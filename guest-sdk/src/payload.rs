@@ -171,7 +171,7 @@ impl<T: IntoOutput, E: fmt::Display> IntoOutput for Result<T, E> {
 /// serialized, with `serde_json`.
 ///
 /// ```
-/// #![no_std]
+/// #![cfg_attr(target_arch = "wasm32", no_std)]
 /// use plugbox_guest::prelude::*;
 ///
 /// #[derive(serde::Deserialize)]
@@ -217,7 +217,10 @@ mod tests {
     #[test]
     fn result_error_becomes_guest_error() {
         let output: Result<String, &str> = Err("no such customer");
-        assert_eq!(output.into_output().unwrap_err().message(), "no such customer");
+        assert_eq!(
+            output.into_output().unwrap_err().message(),
+            "no such customer"
+        );
     }
 
     #[test]

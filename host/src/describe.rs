@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use wasmtime::component::types::{self, ComponentItem};
 use wasmtime::component::types::Type;
+use wasmtime::component::types::{self, ComponentItem};
 
 /// A component's imports and exports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,7 +212,11 @@ impl fmt::Display for ComponentInfo {
     /// One line per import/export, functions indented below their interface.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (heading, items) in [("imports", &self.imports), ("exports", &self.exports)] {
-            writeln!(f, "{heading}: {}", if items.is_empty() { "(none)" } else { "" })?;
+            writeln!(
+                f,
+                "{heading}: {}",
+                if items.is_empty() { "(none)" } else { "" }
+            )?;
             for item in items {
                 match item.kind {
                     ItemKind::Function => {

@@ -131,12 +131,18 @@ impl EngineBuilder {
             return Err(Error::new(ErrorKind::Config, "epoch tick must be non-zero"));
         }
         if let Allocator::Pooling { capacity: 0 } = self.allocator {
-            return Err(Error::new(ErrorKind::Config, "pool capacity must be non-zero"));
+            return Err(Error::new(
+                ErrorKind::Config,
+                "pool capacity must be non-zero",
+            ));
         }
         let config = self.wasmtime_config();
         let wasmtime = wasmtime::Engine::new(&config).map_err(|error| {
-            Error::new(ErrorKind::Config, "wasmtime rejected the engine configuration")
-                .with_wasmtime(error)
+            Error::new(
+                ErrorKind::Config,
+                "wasmtime rejected the engine configuration",
+            )
+            .with_wasmtime(error)
         })?;
         let cache = match &self.cache_dir {
             Some(dir) => Some(Cache::open(dir, &wasmtime)?),
@@ -258,7 +264,10 @@ impl Engine {
     /// Where the compiled form of the component `bytes` is (or would be)
     /// cached, if this engine has a cache directory.
     pub fn cache_path_for(&self, bytes: &[u8]) -> Option<PathBuf> {
-        self.inner.cache.as_ref().map(|cache| cache.entry_path(bytes))
+        self.inner
+            .cache
+            .as_ref()
+            .map(|cache| cache.entry_path(bytes))
     }
 
     pub(crate) fn cache(&self) -> Option<&Cache> {

@@ -217,7 +217,10 @@ mod tests {
     #[test]
     fn display_names_kind_and_message() {
         let error = Error::new(ErrorKind::InputTooLarge, "70000 bytes, limit 65536");
-        assert_eq!(error.to_string(), "input too large: 70000 bytes, limit 65536");
+        assert_eq!(
+            error.to_string(),
+            "input too large: 70000 bytes, limit 65536"
+        );
         assert_eq!(error.kind(), ErrorKind::InputTooLarge);
         assert!(!error.is_trap());
     }

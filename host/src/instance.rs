@@ -82,11 +82,7 @@ impl Instance {
         if input.len() > self.limits.input_bytes() {
             return Err(Error::new(
                 ErrorKind::InputTooLarge,
-                format!(
-                    "{} bytes, limit {}",
-                    input.len(),
-                    self.limits.input_bytes()
-                ),
+                format!("{} bytes, limit {}", input.len(), self.limits.input_bytes()),
             ));
         }
         arm(&mut self.store, &self.limits, self.deadline_ticks)?;
@@ -222,7 +218,9 @@ fn classify(
 }
 
 fn limit_message(exceeded: Exceeded, trap: Option<wasmtime::Trap>) -> (ErrorKind, String) {
-    let then = trap.map(|trap| format!(" (then the plugin trapped: {trap})")).unwrap_or_default();
+    let then = trap
+        .map(|trap| format!(" (then the plugin trapped: {trap})"))
+        .unwrap_or_default();
     match exceeded {
         Exceeded::Memory { desired, limit } => (
             ErrorKind::MemoryLimit,

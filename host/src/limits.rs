@@ -40,7 +40,7 @@ impl Default for Limits {
     ///
     /// | limit | default |
     /// |---|---|
-    /// | fuel per call | 100,000,000 (roughly 0.1–0.3 s of compute) |
+    /// | fuel per call | 1,000,000,000 (about 0.1–0.2 s of compute on a current x86 core) |
     /// | deadline per call | 1 s |
     /// | max linear memory | 16 MiB (and never more than the engine's memory slot) |
     /// | max table elements | 10,000 |
@@ -51,7 +51,7 @@ impl Default for Limits {
     /// | max output | 1 MiB |
     fn default() -> Self {
         Self {
-            fuel: 100_000_000,
+            fuel: 1_000_000_000,
             deadline: Duration::from_secs(1),
             max_memory_bytes: 16 << 20,
             max_table_elements: 10_000,

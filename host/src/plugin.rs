@@ -205,7 +205,10 @@ fn check_header(bytes: &[u8]) -> Result<()> {
     const CORE_MODULE: [u8; 4] = [0x01, 0x00, 0x00, 0x00];
     const COMPONENT: [u8; 4] = [0x0d, 0x00, 0x01, 0x00];
     if bytes.is_empty() {
-        return Err(Error::new(ErrorKind::InvalidComponent, "empty input (0 bytes)"));
+        return Err(Error::new(
+            ErrorKind::InvalidComponent,
+            "empty input (0 bytes)",
+        ));
     }
     let preamble = bytes.get(4..8);
     if bytes.starts_with(MAGIC) && preamble == Some(&COMPONENT[..]) {

@@ -38,7 +38,9 @@ impl WasiState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        let state = self.wasi.get_or_insert_with(|| Box::new(WasiState::deny_all()));
+        let state = self
+            .wasi
+            .get_or_insert_with(|| Box::new(WasiState::deny_all()));
         WasiCtxView {
             ctx: &mut state.ctx,
             table: &mut state.table,
@@ -54,4 +56,3 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Result<Linker<HostState>> {
     })?;
     Ok(linker)
 }
-

@@ -15,13 +15,21 @@ const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let plugins_dir = manifest_dir.parent().expect("plugins/artifacts has a parent");
+    let plugins_dir = manifest_dir
+        .parent()
+        .expect("plugins/artifacts has a parent");
     let workspace = plugins_dir.parent().expect("plugins/ has a parent");
 
     println!("cargo:rerun-if-changed={}", plugins_dir.display());
-    println!("cargo:rerun-if-changed={}", workspace.join("guest-sdk").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("guest-sdk").display()
+    );
     println!("cargo:rerun-if-changed={}", workspace.join("wit").display());
-    println!("cargo:rerun-if-changed={}", workspace.join(".cargo").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join(".cargo").display()
+    );
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
 
     let plugins = discover(plugins_dir);
@@ -60,10 +68,13 @@ fn main() {
         )
         .expect("write to String");
         write!(all, "{constant}, ").expect("write to String");
-        write!(foreach, "        $mac!({ident}, {constant});\n").expect("write to String");
+        writeln!(foreach, "        $mac!({ident}, {constant});").expect("write to String");
     }
-    writeln!(code, "/// Every plugin, in name order.\npub const ALL: &[Artifact] = &[{all}];")
-        .expect("write to String");
+    writeln!(
+        code,
+        "/// Every plugin, in name order.\npub const ALL: &[Artifact] = &[{all}];"
+    )
+    .expect("write to String");
     writeln!(
         code,
         "/// Calls `$mac!(name, CONSTANT)` once per plugin, e.g. `$mac!(hello, HELLO)`.\n\
@@ -91,10 +102,15 @@ fn discover(plugins_dir: &Path) -> Vec<PluginCrate> {
         .expect("read plugins/")
         .filter_map(|entry| {
             let entry = entry.expect("read plugins/ entry");
-            let name = entry.file_name().into_string().expect("UTF-8 plugin directory name");
-            (name != "artifacts" && entry.path().join("Cargo.toml").is_file()).then(|| PluginCrate {
-                crate_name: format!("plugbox-plugin-{name}"),
-                name,
+            let name = entry
+                .file_name()
+                .into_string()
+                .expect("UTF-8 plugin directory name");
+            (name != "artifacts" && entry.path().join("Cargo.toml").is_file()).then(|| {
+                PluginCrate {
+                    crate_name: format!("plugbox-plugin-{name}"),
+                    name,
+                }
             })
         })
         .collect();
@@ -122,7 +138,8 @@ fn build(workspace: &Path, target_dir: &Path, plugin: &PluginCrate) {
     let output = command.output().expect("run cargo to build the plugins");
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let hint = if stderr.contains("may not be installed") || stderr.contains("can't find crate for `core`")
+        let hint = if stderr.contains("may not be installed")
+            || stderr.contains("can't find crate for `core`")
         {
             "\nhint: the wasm target is missing; run `rustup target add wasm32-wasip2`"
         } else {

@@ -29,7 +29,10 @@ fn missing_file_is_io() {
     let engine = engine();
     let error = Plugin::from_file(&engine, "/nonexistent/plugin.wasm").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Io);
-    assert!(error.message().contains("/nonexistent/plugin.wasm"), "{error}");
+    assert!(
+        error.message().contains("/nonexistent/plugin.wasm"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -82,7 +85,10 @@ fn core_module_is_not_a_component() {
     let module = wat::parse_str(r#"(module (func (export "handle")))"#).unwrap();
     let error = Plugin::new(&engine(), &module).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidComponent);
-    assert!(error.message().contains("core WebAssembly module"), "{error}");
+    assert!(
+        error.message().contains("core WebAssembly module"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -96,8 +102,16 @@ fn component_of_another_world_is_a_mismatch() {
     .unwrap();
     let error = Plugin::new(&engine(), &other).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InterfaceMismatch);
-    assert!(error.message().contains("missing export `plugbox:plugin/handler@0.1.0`"), "{error}");
-    assert!(error.message().contains("`other`"), "names what it found: {error}");
+    assert!(
+        error
+            .message()
+            .contains("missing export `plugbox:plugin/handler@0.1.0`"),
+        "{error}"
+    );
+    assert!(
+        error.message().contains("`other`"),
+        "names what it found: {error}"
+    );
 }
 
 #[test]
@@ -119,14 +133,20 @@ fn unknown_import_is_a_mismatch() {
     );
     let error = Plugin::new(&engine, &importing).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InterfaceMismatch);
-    assert!(error.message().contains("`acme:billing/charge@1.0.0`"), "{error}");
+    assert!(
+        error.message().contains("`acme:billing/charge@1.0.0`"),
+        "{error}"
+    );
 }
 
 #[test]
 fn oversized_input_is_refused_before_the_plugin_runs() {
     let engine = engine();
     let limits = Limits::default().max_input_bytes(1024);
-    let mut instance = plugin(&engine, "hello").with_limits(limits).instantiate().unwrap();
+    let mut instance = plugin(&engine, "hello")
+        .with_limits(limits)
+        .instantiate()
+        .unwrap();
     let error = instance.call(&[b'a'; 1025]).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InputTooLarge);
     assert_eq!(error.message(), "1025 bytes, limit 1024");
@@ -139,7 +159,10 @@ fn oversized_input_is_refused_before_the_plugin_runs() {
 fn oversized_output_is_refused() {
     let engine = engine();
     let limits = Limits::default().max_output_bytes(4);
-    let mut instance = plugin(&engine, "hello").with_limits(limits).instantiate().unwrap();
+    let mut instance = plugin(&engine, "hello")
+        .with_limits(limits)
+        .instantiate()
+        .unwrap();
     assert_eq!(instance.call(b"abcd").unwrap().output, b"ABCD");
     let error = instance.call(b"abcde").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::OutputTooLarge);

@@ -33,7 +33,9 @@ fn corrupt_entries_are_recompiled_and_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let engine = cached_engine(dir.path());
     load(&engine);
-    let path = engine.cache_path_for(plugbox_artifacts::HELLO.bytes).unwrap();
+    let path = engine
+        .cache_path_for(plugbox_artifacts::HELLO.bytes)
+        .unwrap();
     let pristine = std::fs::read(&path).unwrap();
 
     let mut flipped = pristine.clone();
@@ -41,10 +43,17 @@ fn corrupt_entries_are_recompiled_and_replaced() {
     flipped[middle] ^= 0x40;
     let truncated = pristine[..pristine.len() / 3].to_vec();
     let garbage = b"not a cache entry at all".to_vec();
-    for (what, tampered) in [("bit flip", flipped), ("truncated", truncated), ("garbage", garbage)] {
+    for (what, tampered) in [
+        ("bit flip", flipped),
+        ("truncated", truncated),
+        ("garbage", garbage),
+    ] {
         std::fs::write(&path, &tampered).unwrap();
         let plugin = load(&engine);
-        assert!(!plugin.loaded_from_cache(), "{what}: must not load a corrupt entry");
+        assert!(
+            !plugin.loaded_from_cache(),
+            "{what}: must not load a corrupt entry"
+        );
         assert_works(&plugin);
         // The entry was rewritten: the next load hits again.
         assert_eq!(std::fs::read(&path).unwrap(), pristine, "{what}");

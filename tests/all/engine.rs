@@ -40,7 +40,10 @@ fn full_pool_is_a_typed_error_and_frees_on_drop() {
 
 #[test]
 fn on_demand_allocator_runs_plugins_too() {
-    let engine = Engine::builder().allocator(Allocator::OnDemand).build().unwrap();
+    let engine = Engine::builder()
+        .allocator(Allocator::OnDemand)
+        .build()
+        .unwrap();
     let mut instance = plugin(&engine, "hello").instantiate().unwrap();
     assert_eq!(instance.call(b"on demand").unwrap().output, b"ON DEMAND");
     let grow = plugin(&engine, "grow").with_limits(Limits::default().max_memory_bytes(4 << 20));

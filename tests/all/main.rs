@@ -2,6 +2,9 @@
 //! `plugbox-artifacts`) through the real host. One binary, one module per
 //! feature.
 
+// Test helpers fail loudly by design.
+#![allow(clippy::unwrap_used)]
+
 mod bad_input;
 mod cache;
 mod engine;

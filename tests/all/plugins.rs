@@ -12,14 +12,21 @@ use crate::{assert_engine_still_serves, engine, plugin};
 pub fn hello() {
     let engine = engine();
     let hello = plugin(&engine, "hello");
-    assert!(!hello.imports_wasi(), "the lean plugin imports nothing: {}", hello.info());
+    assert!(
+        !hello.imports_wasi(),
+        "the lean plugin imports nothing: {}",
+        hello.info()
+    );
     assert!(hello.info().imports.is_empty());
     let mut instance = hello.instantiate().unwrap();
     let response = instance.call(b"hello, plugbox").unwrap();
     assert_eq!(response.output, b"HELLO, PLUGBOX");
     assert!(response.fuel_used > 0);
     // Unicode-aware, and the instance serves call after call.
-    assert_eq!(instance.call("straße".as_bytes()).unwrap().output, "STRASSE".as_bytes());
+    assert_eq!(
+        instance.call("straße".as_bytes()).unwrap().output,
+        "STRASSE".as_bytes()
+    );
     assert_eq!(instance.call(b"").unwrap().output, b"");
     // Invalid UTF-8 is the plugin's own (guest) error; the instance stays usable.
     let error = instance.call(&[0xff, 0xfe]).unwrap_err();
@@ -38,7 +45,11 @@ pub fn fib() {
     let response = instance.call(b"20").unwrap();
     assert_eq!(response.output, b"6765");
     // Naive recursion: fib(20) makes 21,891 calls, so well over that much fuel.
-    assert!(response.fuel_used > 21_891, "fuel used: {}", response.fuel_used);
+    assert!(
+        response.fuel_used > 21_891,
+        "fuel used: {}",
+        response.fuel_used
+    );
     let error = instance.call(b"twenty").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Guest);
     assert_eq!(error.message(), "expected a number, got \"twenty\"");
@@ -51,13 +62,18 @@ pub fn spin() {
     let spin = plugin(&engine, "spin");
 
     // Deadline: 50 ms, with fuel out of the way.
-    let limits = Limits::default().fuel(u64::MAX).deadline(Duration::from_millis(50));
+    let limits = Limits::default()
+        .fuel(u64::MAX)
+        .deadline(Duration::from_millis(50));
     let mut instance = spin.with_limits(limits).instantiate().unwrap();
     let start = Instant::now();
     let error = instance.call(b"").unwrap_err();
     let waited = start.elapsed();
     assert_eq!(error.kind(), ErrorKind::DeadlineExceeded, "{error:?}");
-    assert!(waited >= Duration::from_millis(50), "stopped early: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(50),
+        "stopped early: {waited:?}"
+    );
     assert!(waited < Duration::from_secs(1), "stopped late: {waited:?}");
     assert!(error.is_trap());
     // Poisoned afterwards, with the cause.
@@ -67,7 +83,9 @@ pub fn spin() {
     assert_engine_still_serves(&engine);
 
     // Fuel: 1e6 units, with the deadline out of the way.
-    let limits = Limits::default().fuel(1_000_000).deadline(Duration::from_secs(60));
+    let limits = Limits::default()
+        .fuel(1_000_000)
+        .deadline(Duration::from_secs(60));
     let mut instance = spin.with_limits(limits).instantiate().unwrap();
     let error = instance.call(b"").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::FuelExhausted, "{error:?}");
@@ -79,10 +97,16 @@ pub fn spin() {
 pub fn grow() {
     let engine = engine();
     let limits = Limits::default().max_memory_bytes(16 << 20);
-    let mut instance = plugin(&engine, "grow").with_limits(limits).instantiate().unwrap();
+    let mut instance = plugin(&engine, "grow")
+        .with_limits(limits)
+        .instantiate()
+        .unwrap();
     let error = instance.call(b"").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::MemoryLimit, "{error:?}");
-    assert!(error.message().contains(&format!("limit {}", 16 << 20)), "{error}");
+    assert!(
+        error.message().contains(&format!("limit {}", 16 << 20)),
+        "{error}"
+    );
     assert!(instance.is_poisoned());
     assert_engine_still_serves(&engine);
 }
@@ -103,7 +127,11 @@ pub fn wasi_probe() {
     let probe = plugin(&engine, "wasi-probe");
     assert!(probe.imports_wasi(), "a std plugin imports WASI");
     assert!(
-        probe.info().imports.iter().all(|import| import.name.starts_with("wasi:")),
+        probe
+            .info()
+            .imports
+            .iter()
+            .all(|import| import.name.starts_with("wasi:")),
         "{:?}",
         probe.info().imports
     );
@@ -116,6 +144,9 @@ pub fn wasi_probe() {
     assert_eq!(lines[0], "env=0", "{output}");
     assert_eq!(lines[1], "args=0", "{output}");
     assert!(lines[2].starts_with("read_dir(/)=denied"), "{output}");
-    assert!(lines[3].starts_with("read(/etc/hostname)=denied"), "{output}");
+    assert!(
+        lines[3].starts_with("read(/etc/hostname)=denied"),
+        "{output}"
+    );
     assert_eq!(lines[4], "input=STD WORKS", "{output}");
 }

@@ -111,22 +111,41 @@ fn expand(function: &ItemFn) -> syn::Result<proc_macro2::TokenStream> {
     Ok(quote! {
         #function
 
+        /// The request entry point `#[plugin]` generated: decodes the request,
+        /// calls the plugin function and encodes its response, exactly as the
+        /// component export does. Also available on native targets (for tests
+        /// and native builds), where no wasm export is generated.
         #[doc(hidden)]
-        #[allow(non_camel_case_types)]
-        struct #guest;
-
-        impl ::plugbox_guest::__private::Guest for #guest {
-            fn handle(
-                input: ::plugbox_guest::__private::Vec<u8>,
-            ) -> ::core::result::Result<
-                ::plugbox_guest::__private::Vec<u8>,
-                ::plugbox_guest::__private::String,
-            > {
-                let argument = #parse;
-                #call
-            }
+        pub fn __plugbox_handle(
+            input: &[u8],
+        ) -> ::core::result::Result<
+            ::plugbox_guest::__private::Vec<u8>,
+            ::plugbox_guest::__private::String,
+        > {
+            let argument = #parse;
+            #call
         }
 
-        ::plugbox_guest::bindings::__export_plugin!(#guest with_types_in ::plugbox_guest::bindings);
+        // The component export, on wasm only: native linkers reject its
+        // `package:name/interface#function` symbol names.
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            #[doc(hidden)]
+            #[allow(non_camel_case_types)]
+            struct #guest;
+
+            impl ::plugbox_guest::__private::Guest for #guest {
+                fn handle(
+                    input: ::plugbox_guest::__private::Vec<u8>,
+                ) -> ::core::result::Result<
+                    ::plugbox_guest::__private::Vec<u8>,
+                    ::plugbox_guest::__private::String,
+                > {
+                    __plugbox_handle(&input)
+                }
+            }
+
+            ::plugbox_guest::bindings::__export_plugin!(#guest with_types_in ::plugbox_guest::bindings);
+        };
     })
 }

@@ -1,0 +1,108 @@
+//! Instantiation and call costs of plugbox, with the real `hello` and `fib`
+//! plugins:
+//!
+//! - `instantiate/<allocator>/hello`: a fresh instance from the pre-linked
+//!   plugin (`InstancePre`), dropped again (the slot goes back to the pool);
+//! - `instantiate+call/<allocator>/hello`: the same plus the first call
+//!   (`"hello, plugbox"` → `"HELLO, PLUGBOX"`): the cost of a new tenant's
+//!   first answer;
+//! - `warm-call/pooling/hello`: one call on a live instance;
+//! - `warm-call/pooling/fib-20`: a CPU-bound call (naive fib(20)).
+//!
+//! Run with `cargo bench -p plugbox-benches`. `RUST_BACKTRACE` is recorded
+//! and unset before anything runs: it makes error paths that capture
+//! backtraces several times slower and would skew any error-path bench.
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion};
+use plugbox::{Allocator, Engine, Plugin};
+
+const INPUT: &[u8] = b"hello, plugbox";
+
+fn engine(allocator: Allocator) -> Engine {
+    Engine::builder()
+        .allocator(allocator)
+        .build()
+        .expect("engine")
+}
+
+fn allocators() -> [(&'static str, Allocator); 2] {
+    [
+        ("on-demand", Allocator::OnDemand),
+        ("pooling", Allocator::Pooling { capacity: 1_000 }),
+    ]
+}
+
+fn instantiate(c: &mut Criterion) {
+    let mut group = c.benchmark_group("instantiate");
+    for (name, allocator) in allocators() {
+        let engine = engine(allocator);
+        let hello = Plugin::new(&engine, plugbox_artifacts::HELLO.bytes).expect("hello loads");
+        group.bench_function(BenchmarkId::new(name, "hello"), |b| {
+            b.iter(|| black_box(hello.instantiate().expect("instantiate")));
+        });
+    }
+    group.finish();
+}
+
+fn instantiate_and_call(c: &mut Criterion) {
+    let mut group = c.benchmark_group("instantiate+call");
+    for (name, allocator) in allocators() {
+        let engine = engine(allocator);
+        let hello = Plugin::new(&engine, plugbox_artifacts::HELLO.bytes).expect("hello loads");
+        group.bench_function(BenchmarkId::new(name, "hello"), |b| {
+            b.iter(|| {
+                let mut instance = hello.instantiate().expect("instantiate");
+                let response = instance.call(black_box(INPUT)).expect("call");
+                assert_eq!(response.output, b"HELLO, PLUGBOX");
+                instance
+            });
+        });
+    }
+    group.finish();
+}
+
+fn warm_call(c: &mut Criterion) {
+    let mut group = c.benchmark_group("warm-call");
+    let engine = engine(Allocator::Pooling { capacity: 1_000 });
+    let hello = Plugin::new(&engine, plugbox_artifacts::HELLO.bytes).expect("hello loads");
+    let mut instance = hello.instantiate().expect("instantiate");
+    group.bench_function(BenchmarkId::new("pooling", "hello"), |b| {
+        b.iter(|| {
+            let response = instance.call(black_box(INPUT)).expect("call");
+            debug_assert_eq!(response.output, b"HELLO, PLUGBOX");
+            response
+        });
+    });
+    let fib = Plugin::new(&engine, plugbox_artifacts::FIB.bytes).expect("fib loads");
+    let mut instance = fib.instantiate().expect("instantiate");
+    group.bench_function(BenchmarkId::new("pooling", "fib-20"), |b| {
+        b.iter(|| {
+            let response = instance.call(black_box(b"20")).expect("call");
+            debug_assert_eq!(response.output, b"6765");
+            response
+        });
+    });
+    group.finish();
+}
+
+fn main() {
+    let recorded = std::env::var("RUST_BACKTRACE").ok();
+    eprintln!(
+        "RUST_BACKTRACE was {}; benchmarks run with it unset",
+        recorded
+            .as_deref()
+            .map_or("unset".to_string(), |v| format!("`{v}`"))
+    );
+    // SAFETY: nothing else runs yet (no other threads read the environment).
+    unsafe {
+        std::env::remove_var("RUST_BACKTRACE");
+        std::env::remove_var("RUST_LIB_BACKTRACE");
+    }
+    let mut criterion = Criterion::default().configure_from_args();
+    instantiate(&mut criterion);
+    instantiate_and_call(&mut criterion);
+    warm_call(&mut criterion);
+    criterion.final_summary();
+}

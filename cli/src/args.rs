@@ -1,0 +1,178 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::Failure;
+
+/// Run untrusted WebAssembly component plugins under limits.
+#[derive(Debug, Parser)]
+#[command(name = "plugbox", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Call a plugin once and print its output, the fuel used and the time.
+    Run(Run),
+    /// Print a component's imports and exports and whether it fits the
+    /// plugbox world.
+    Inspect(Inspect),
+    /// Compile a component into a cache directory, so that loading it later
+    /// (with the same cache directory) skips compilation.
+    Compile(Compile),
+}
+
+/// Which plugin: a `.wasm` file, or one of the plugins built into this binary.
+#[derive(Debug, Args)]
+pub struct PluginSource {
+    /// Path of the component (`.wasm`). Default: the built-in `hello`.
+    #[arg(value_name = "WASM")]
+    wasm: Option<PathBuf>,
+    /// Use a built-in plugin instead of a file: hello, fib, spin, grow,
+    /// recurse, wasi-probe.
+    #[arg(long, value_name = "NAME", conflicts_with = "wasm")]
+    builtin: Option<String>,
+}
+
+impl PluginSource {
+    /// The built-in plugin to use, if no file was given.
+    pub fn builtin(&self) -> Result<Option<plugbox_artifacts::Artifact>, Failure> {
+        if self.wasm.is_some() {
+            return Ok(None);
+        }
+        let name = self.builtin.as_deref().unwrap_or("hello");
+        match plugbox_artifacts::by_name(name) {
+            Some(artifact) => Ok(Some(artifact)),
+            None => {
+                let known: Vec<&str> = plugbox_artifacts::ALL.iter().map(|a| a.name).collect();
+                Err(Failure {
+                    message: format!(
+                        "no built-in plugin `{name}` (built in: {})",
+                        known.join(", ")
+                    ),
+                    backtrace: None,
+                })
+            }
+        }
+    }
+
+    /// The file to load (only meaningful when [`builtin`](Self::builtin) is
+    /// `None`).
+    pub fn path(&self) -> PathBuf {
+        self.wasm.clone().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct Run {
+    #[command(flatten)]
+    pub plugin: PluginSource,
+    /// The request, as text.
+    #[arg(long, value_name = "TEXT", conflicts_with = "input_file")]
+    pub input: Option<String>,
+    /// The request, read from a file.
+    #[arg(long, value_name = "PATH")]
+    pub input_file: Option<PathBuf>,
+    /// Fuel for the call (default 1000000000).
+    #[arg(long, value_name = "N")]
+    pub fuel: Option<u64>,
+    /// Wall-clock deadline for the call, in milliseconds (default 1000).
+    #[arg(long, value_name = "MS")]
+    pub timeout: Option<u64>,
+    /// Largest linear memory: bytes, or with a unit (64KiB, 16MiB, 1GiB;
+    /// default 16MiB).
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub memory: Option<usize>,
+    /// On a trap, also print the wasm backtrace.
+    #[arg(long)]
+    pub backtrace: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Inspect {
+    #[command(flatten)]
+    pub plugin: PluginSource,
+}
+
+#[derive(Debug, Args)]
+pub struct Compile {
+    #[command(flatten)]
+    pub plugin: PluginSource,
+    /// The cache directory to compile into.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: PathBuf,
+}
+
+/// `4096`, `64KiB`, `16MiB`, `1GiB` (also `K`/`M`/`G` and `KB`/`MB`/`GB`,
+/// all binary).
+pub fn parse_bytes(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: usize = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (try 16MiB)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        other => return Err(format!("unknown size unit `{other}` (use KiB, MiB or GiB)")),
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// Prints a clap error as one line (help and version print in full) and
+/// returns the exit code clap would use.
+pub fn report_usage_error(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // Best effort: there is nowhere to report a failure to print help.
+            let _ = error.print();
+            ExitCode::from(if error.use_stderr() { 2 } else { 0 })
+        }
+        _ => {
+            let rendered = error.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("plugbox: {first} (see `plugbox --help`)");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert_eq!(parse_bytes("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_bytes("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_bytes("16m"), Ok(16 << 20));
+        assert_eq!(parse_bytes("1GiB"), Ok(1 << 30));
+        assert!(parse_bytes("sixteen").is_err());
+        assert!(parse_bytes("16 parsecs").is_err());
+        assert!(parse_bytes("").is_err());
+        assert!(parse_bytes("99999999999999999999GiB").is_err());
+    }
+
+    #[test]
+    fn arguments_are_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
