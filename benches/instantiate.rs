@@ -6,6 +6,8 @@
 //! - `instantiate+call/<allocator>/hello`: the same plus the first call
 //!   (`"hello, plugbox"` → `"HELLO, PLUGBOX"`): the cost of a new tenant's
 //!   first answer;
+//! - `instantiate+call/pooling/hello-std`: the same logic built with Rust's
+//!   `std` (so importing WASI and getting a WASI context): the price of `std`;
 //! - `warm-call/pooling/hello`: one call on a live instance;
 //! - `warm-call/pooling/fib-20`: a CPU-bound call (naive fib(20)).
 //!
@@ -52,15 +54,25 @@ fn instantiate_and_call(c: &mut Criterion) {
         let engine = engine(allocator);
         let hello = Plugin::new(&engine, plugbox_artifacts::HELLO.bytes).expect("hello loads");
         group.bench_function(BenchmarkId::new(name, "hello"), |b| {
-            b.iter(|| {
-                let mut instance = hello.instantiate().expect("instantiate");
-                let response = instance.call(black_box(INPUT)).expect("call");
-                assert_eq!(response.output, b"HELLO, PLUGBOX");
-                instance
-            });
+            b.iter(|| first_call(&hello));
         });
+        if let Allocator::Pooling { .. } = allocator {
+            let hello_std =
+                Plugin::new(&engine, plugbox_artifacts::HELLO_STD.bytes).expect("hello-std loads");
+            group.bench_function(BenchmarkId::new(name, "hello-std"), |b| {
+                b.iter(|| first_call(&hello_std));
+            });
+        }
     }
     group.finish();
+}
+
+/// A fresh instance and its first answer; the instance is dropped (its slot
+/// returned) inside the measurement.
+fn first_call(plugin: &Plugin) {
+    let mut instance = plugin.instantiate().expect("instantiate");
+    let response = instance.call(black_box(INPUT)).expect("call");
+    assert_eq!(response.output, b"HELLO, PLUGBOX");
 }
 
 fn warm_call(c: &mut Criterion) {

@@ -181,9 +181,7 @@ impl fmt::Debug for Error {
                 Source::Io(error) => debug.field("source", error),
             };
         }
-        if let Some(backtrace) = &self.inner.wasm_backtrace {
-            debug.field("wasm_backtrace", backtrace);
-        }
+        // The source's chain already includes the wasm backtrace.
         debug.finish()
     }
 }

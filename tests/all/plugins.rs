@@ -150,3 +150,21 @@ pub fn wasi_probe() {
     );
     assert_eq!(lines[4], "input=STD WORKS", "{output}");
 }
+
+#[test]
+pub fn hello_std() {
+    let engine = engine();
+    let lean = plugin(&engine, "hello");
+    let with_std = plugin(&engine, "hello-std");
+    // Same answers; only the std build imports WASI.
+    assert!(with_std.imports_wasi());
+    assert!(!lean.imports_wasi());
+    let mut a = lean.instantiate().unwrap();
+    let mut b = with_std.instantiate().unwrap();
+    for input in ["hello, plugbox", "straße", ""] {
+        assert_eq!(
+            a.call(input.as_bytes()).unwrap().output,
+            b.call(input.as_bytes()).unwrap().output
+        );
+    }
+}
