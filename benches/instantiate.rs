@@ -8,6 +8,8 @@
 //!   first answer;
 //! - `instantiate+call/pooling/hello-std`: the same logic built with Rust's
 //!   `std` (so importing WASI and getting a WASI context): the price of `std`;
+//! - `keep-resident/<bytes>/hello`: instantiate + first call with pooled
+//!   slots keeping that many bytes resident between tenants;
 //! - `warm-call/pooling/hello`: one call on a live instance;
 //! - `warm-call/pooling/fib-20`: a CPU-bound call (naive fib(20)).
 //!
@@ -75,6 +77,21 @@ fn first_call(plugin: &Plugin) {
     assert_eq!(response.output, b"HELLO, PLUGBOX");
 }
 
+fn keep_resident(c: &mut Criterion) {
+    let mut group = c.benchmark_group("keep-resident");
+    for (name, bytes) in [("0", 0), ("64KiB", 64 << 10), ("256KiB", 256 << 10)] {
+        let engine = Engine::builder()
+            .keep_resident_bytes(bytes)
+            .build()
+            .expect("engine");
+        let hello = Plugin::new(&engine, plugbox_artifacts::HELLO.bytes).expect("hello loads");
+        group.bench_function(BenchmarkId::new(name, "hello"), |b| {
+            b.iter(|| first_call(&hello));
+        });
+    }
+    group.finish();
+}
+
 fn warm_call(c: &mut Criterion) {
     let mut group = c.benchmark_group("warm-call");
     let engine = engine(Allocator::Pooling { capacity: 1_000 });
@@ -115,6 +132,7 @@ fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     instantiate(&mut criterion);
     instantiate_and_call(&mut criterion);
+    keep_resident(&mut criterion);
     warm_call(&mut criterion);
     criterion.final_summary();
 }

@@ -46,7 +46,10 @@
 //! here) links no part of the standard
 //! library's WASI runtime: the component imports nothing and each instance is
 //! a single small core module. This crate then supplies what `std` would have:
-//! a global allocator ([dlmalloc], the allocator of Rust's own wasm `std`),
+//! a global allocator ([dlmalloc], the allocator of Rust's own wasm `std`,
+//! set up to use the heap the linker leaves in the initial memory before it
+//! ever grows memory: a fresh instance then often never grows at all, which
+//! spares the host page-protection changes on every instantiation),
 //! the panic handler (a panic traps, and the host reports the trap with its
 //! wasm backtrace), and the `cabi_realloc` export the component model needs.
 //! `alloc` is fully available: [`prelude`] brings `String`, `Vec`, `Box`,

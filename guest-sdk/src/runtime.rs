@@ -4,9 +4,129 @@
 //! Compiled only for wasm targets without the `std` feature.
 
 use core::alloc::{GlobalAlloc, Layout};
+use core::arch::wasm32;
+use core::cell::UnsafeCell;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use dlmalloc::Dlmalloc;
+
+#[cfg(target_feature = "atomics")]
+compile_error!("plugbox-guest's lean runtime is single-threaded; build with the `std` feature");
+
+const WASM_PAGE: usize = 64 << 10;
+
+/// dlmalloc over the plugin's linear memory.
+///
+/// Two choices keep a fresh instance from growing its memory (a growth costs
+/// the host page-protection changes on every instantiation, measured at
+/// several microseconds): the heap the linker leaves at the end of the
+/// initial memory (from `__heap_base` to the last initial page) is used
+/// before any `memory.grow`, and dlmalloc asks for memory in 4 KiB steps
+/// instead of whole 64 KiB pages, so small plugins often never grow at all.
+struct Heap(UnsafeCell<Dlmalloc<LinearMemory>>);
+
+// SAFETY: without the `atomics` target feature (checked above) a wasm plugin
+// has exactly one thread, so the allocator is never used concurrently.
+unsafe impl Sync for Heap {}
 
 #[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOCATOR: Heap = Heap(UnsafeCell::new({
+    let mut heap = Dlmalloc::new_with_allocator(LinearMemory);
+    assert!(heap.set_granularity(4096));
+    heap
+}));
+
+unsafe impl GlobalAlloc for Heap {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: single-threaded (see `Sync`), and no allocator call
+        // re-enters another.
+        unsafe { (*self.0.get()).malloc(layout.size(), layout.align()) }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as in `alloc`; `ptr` came from this allocator with `layout`.
+        unsafe { (*self.0.get()).free(ptr, layout.size(), layout.align()) }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as in `alloc`.
+        unsafe { (*self.0.get()).calloc(layout.size(), layout.align()) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as in `dealloc`.
+        unsafe { (*self.0.get()).realloc(ptr, layout.size(), layout.align(), new_size) }
+    }
+}
+
+unsafe extern "C" {
+    /// First byte after the data segments and the shadow stack (wasm-ld).
+    static __heap_base: u8;
+}
+
+/// Where dlmalloc gets memory: first the unused tail of the initial memory,
+/// then `memory.grow`.
+struct LinearMemory;
+
+static TAIL_GIVEN: AtomicBool = AtomicBool::new(false);
+
+// SAFETY: every region returned is fresh, zeroed linear memory owned by
+// nobody else, and nothing is ever returned to the system.
+unsafe impl dlmalloc::Allocator for LinearMemory {
+    fn alloc(&self, size: usize) -> (*mut u8, usize, u32) {
+        if !TAIL_GIVEN.swap(true, Ordering::Relaxed) {
+            let base = ptr::addr_of!(__heap_base) as usize;
+            let end = wasm32::memory_size(0) * WASM_PAGE;
+            if end > base {
+                let tail = end - base;
+                if tail >= size {
+                    return (base as *mut u8, tail, 0);
+                }
+                // Extend the tail with fresh pages: `memory.grow` returns
+                // the pages right after `end`, so the region is contiguous.
+                let pages = (size - tail).div_ceil(WASM_PAGE);
+                if wasm32::memory_grow(0, pages) == usize::MAX {
+                    return (ptr::null_mut(), 0, 0);
+                }
+                return (base as *mut u8, tail + pages * WASM_PAGE, 0);
+            }
+        }
+        let pages = size.div_ceil(WASM_PAGE);
+        match wasm32::memory_grow(0, pages) {
+            usize::MAX => (ptr::null_mut(), 0, 0),
+            previous => ((previous * WASM_PAGE) as *mut u8, pages * WASM_PAGE, 0),
+        }
+    }
+
+    fn remap(&self, _ptr: *mut u8, _old: usize, _new: usize, _can_move: bool) -> *mut u8 {
+        ptr::null_mut()
+    }
+
+    fn free_part(&self, _ptr: *mut u8, _old: usize, _new: usize) -> bool {
+        false
+    }
+
+    fn free(&self, _ptr: *mut u8, _size: usize) -> bool {
+        false
+    }
+
+    fn can_release_part(&self, _flags: u32) -> bool {
+        false
+    }
+
+    fn allocates_zeros(&self) -> bool {
+        true
+    }
+
+    fn page_size(&self) -> usize {
+        WASM_PAGE
+    }
+}
 
 /// A panic traps. The host reports the trap (with the wasm backtrace) as a
 /// typed error and poisons the instance; formatting the message here would

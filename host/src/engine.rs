@@ -104,9 +104,9 @@ impl EngineBuilder {
     /// that much resident memory per *free* slot that was once used. Ignored
     /// by [`Allocator::OnDemand`]. Default: 256 KiB.
     ///
-    /// Measured here for `hello` (instantiate + first call + drop, median):
-    /// 25.5 µs with 0, 22.4 µs with 64 KiB, 15.4 µs with 128 KiB, 13.8 µs with
-    /// 256 KiB, 13.8 µs with 1 MiB.
+    /// The `keep-resident` group of `cargo bench -p plugbox-benches` measures
+    /// the effect (README: several times faster first calls with 256 KiB
+    /// than with none).
     pub fn keep_resident_bytes(mut self, bytes: usize) -> Self {
         self.keep_resident_bytes = bytes;
         self
