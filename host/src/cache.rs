@@ -198,6 +198,24 @@ mod tests {
     }
 
     #[test]
+    fn intact_entry_that_wasmtime_rejects_is_a_stale_miss_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = wasmtime::Engine::default();
+        let cache = Cache::open(dir.path(), &engine).unwrap();
+        let key = content_hash(b"some component");
+        // A well-formed entry (checksum matches) whose payload is not a
+        // compiled component for this engine, as after a wasmtime upgrade
+        // that kept the compatibility key.
+        let payload = b"\x7fELF not a wasmtime artifact".to_vec();
+        let mut entry = header(&payload);
+        entry.extend_from_slice(&payload);
+        std::fs::write(cache.path(&key), &entry).unwrap();
+        assert_eq!(cache.load(&engine, &key).err(), Some(Miss::Incompatible));
+        assert!(!cache.path(&key).exists(), "a stale entry is removed");
+        assert_eq!(cache.load(&engine, &key).err(), Some(Miss::Absent));
+    }
+
+    #[test]
     fn hex_is_lowercase_two_digits_per_byte() {
         assert_eq!(hex(&[0x00, 0xab, 0x0f]), "00ab0f");
     }

@@ -290,9 +290,10 @@ impl Engine {
         &self.inner.linker
     }
 
-    /// Epoch ticks to arm for `deadline`: enough that the deadline never
-    /// fires early (the current tick may be about to end), so it fires between
-    /// `deadline` and `deadline + tick` after the call starts.
+    /// Epoch ticks to arm for `deadline`: one more than it spans, because the
+    /// current tick may be about to end. The deadline then never fires early;
+    /// it fires about a tick after `deadline`, later if the ticker thread is
+    /// delayed by a busy machine.
     pub(crate) fn deadline_ticks(&self, deadline: Duration) -> u64 {
         let tick = self.inner.settings.epoch_tick.as_nanos();
         let ticks = deadline.as_nanos().div_ceil(tick) + 1;

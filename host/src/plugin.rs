@@ -51,7 +51,9 @@ impl Plugin {
     ///   module rather than a component, or rejected by validation;
     /// - [`ErrorKind::InterfaceMismatch`]: a valid component that does not
     ///   export the plugbox handler, or imports something the host does not
-    ///   provide. The message names the item.
+    ///   provide. The message names the item;
+    /// - [`ErrorKind::MemoryLimit`]: its initial linear memory is larger than
+    ///   the engine's memory slots.
     pub fn new(engine: &Engine, bytes: &[u8]) -> Result<Self> {
         let (component, from_cache) = compile(engine, bytes)?;
         let info = ComponentInfo::of(&component);
@@ -175,6 +177,7 @@ pub fn inspect(engine: &Engine, bytes: &[u8]) -> Result<ComponentInfo> {
 /// The compiled component, from the cache when possible.
 fn compile(engine: &Engine, bytes: &[u8]) -> Result<(wasmtime::component::Component, bool)> {
     check_header(bytes)?;
+    check_initial_memory(engine, bytes)?;
     let key = engine.cache().map(|_| cache::content_hash(bytes));
     if let (Some(cache), Some(key)) = (engine.cache(), &key) {
         match cache.load(engine.wasmtime(), key) {
@@ -227,4 +230,45 @@ fn check_header(bytes: &[u8]) -> Result<()> {
         )
     };
     Err(Error::new(ErrorKind::InvalidComponent, message))
+}
+
+/// A pooled engine cannot hold a memory whose *initial* size exceeds its
+/// slot; wasmtime would refuse to compile it with an untyped error. Say so as
+/// what it is: a memory limit, naming both sizes.
+fn check_initial_memory(engine: &Engine, bytes: &[u8]) -> Result<()> {
+    if engine.allocator() == crate::Allocator::OnDemand {
+        return Ok(());
+    }
+    let Some(initial) = largest_initial_memory(bytes) else {
+        return Ok(());
+    };
+    let slot = engine.memory_slot_bytes() as u64;
+    if initial > slot {
+        return Err(Error::new(
+            ErrorKind::MemoryLimit,
+            format!(
+                "the component starts with {initial} bytes of linear memory, more than this \
+                 engine's {slot}-byte memory slots (EngineBuilder::memory_slot_bytes)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The largest initial size, in bytes, of any memory a core module of the
+/// component defines. `None` if the bytes do not parse (the compiler then
+/// reports why).
+fn largest_initial_memory(bytes: &[u8]) -> Option<u64> {
+    use wasmparser::{Parser, Payload};
+    let mut largest = 0u64;
+    for payload in Parser::new(0).parse_all(bytes) {
+        if let Payload::MemorySection(memories) = payload.ok()? {
+            for memory in memories {
+                let memory = memory.ok()?;
+                let page = 1u64 << memory.page_size_log2.unwrap_or(16);
+                largest = largest.max(memory.initial.saturating_mul(page));
+            }
+        }
+    }
+    Some(largest)
 }

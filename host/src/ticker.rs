@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 
@@ -59,27 +59,19 @@ impl Ticker {
     }
 }
 
-/// Advances the epoch once per elapsed tick of wall time until the stop
-/// channel closes. Ticks are scheduled against the start instant, so a late
-/// wake-up catches up instead of letting deadlines drift.
+/// Advances the epoch by one every tick until the stop channel closes.
+///
+/// Each increment waits a full tick after the previous one, so a deadline of
+/// `n` ticks never fires before `n - 1` ticks of wall time have passed (the
+/// engine arms one extra tick): a ticker delayed by a busy machine makes
+/// deadlines late, never early. Catching up on missed ticks would do the
+/// opposite, and kill plugins that kept to their budget.
 fn run(engine: &wasmtime::Engine, tick: Duration, stop: &mpsc::Receiver<()>) {
-    let start = Instant::now();
-    let tick_nanos = tick.as_nanos().max(1);
-    let mut ticks: u128 = 0;
     loop {
-        let next = u64::try_from(tick_nanos * (ticks + 1))
-            .ok()
-            .and_then(|nanos| start.checked_add(Duration::from_nanos(nanos)));
-        let wait = next.map_or(tick, |next| next.saturating_duration_since(Instant::now()));
-        match stop.recv_timeout(wait) {
-            Err(RecvTimeoutError::Timeout) => {}
+        match stop.recv_timeout(tick) {
+            Err(RecvTimeoutError::Timeout) => engine.increment_epoch(),
             // The sender is dropped (or sent): the engine is gone.
             Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
-        }
-        let due = start.elapsed().as_nanos() / tick_nanos;
-        while ticks < due {
-            engine.increment_epoch();
-            ticks += 1;
         }
     }
 }

@@ -7,13 +7,23 @@ use crate::{assert_engine_still_serves, engine, plugin};
 /// A hand-written component with a well-typed plugbox handler (it answers
 /// with whatever its linear memory holds) and, optionally, one more import.
 fn handler_component(extra_import: &str, input_type: &str) -> Vec<u8> {
+    handler_component_with(
+        extra_import,
+        input_type,
+        "(func (export \"handle\") (param i32 i32) (result i32) i32.const 0)",
+    )
+}
+
+/// As [`handler_component`], with the core `handle` function (and whatever
+/// else the core module needs) given as text.
+pub fn handler_component_with(extra_import: &str, input_type: &str, handle: &str) -> Vec<u8> {
     wat::parse_str(format!(
         r#"(component
             {extra_import}
             (core module $m
                 (memory (export "memory") 1)
                 (func (export "realloc") (param i32 i32 i32 i32) (result i32) i32.const 8)
-                (func (export "handle") (param i32 i32) (result i32) i32.const 0))
+                {handle})
             (core instance $i (instantiate $m))
             (func $handle (param "input" {input_type}) (result (result (list u8) (error string)))
                 (canon lift (core func $i "handle") (memory (core memory $i "memory"))

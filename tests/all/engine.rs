@@ -92,3 +92,73 @@ fn plugins_and_instances_cross_threads() {
     assert_send_sync::<Plugin>();
     assert_send::<plugbox::Instance>();
 }
+
+#[test]
+fn table_growth_past_the_limit_is_a_table_limit_error() {
+    // A guest that grows its table by 1,000 elements and traps if refused.
+    let component = crate::bad_input::handler_component_with(
+        "",
+        "(list u8)",
+        r#"(table $t 1 funcref)
+           (func (export "handle") (param i32 i32) (result i32)
+               (if (i32.eq (table.grow $t (ref.null func) (i32.const 1000)) (i32.const -1))
+                   (then unreachable))
+               i32.const 0)"#,
+    );
+    let engine = crate::engine();
+    let plugin = Plugin::new(&engine, &component).unwrap();
+    let mut refused = plugin
+        .with_limits(Limits::default().max_table_elements(100))
+        .instantiate()
+        .unwrap();
+    let error = refused.call(b"").unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::TableLimit, "{error:?}");
+    assert!(error.message().contains("limit 100"), "{error}");
+    // Within the limit the same guest is fine.
+    let mut allowed = plugin.instantiate().unwrap();
+    allowed.call(b"").unwrap();
+}
+
+#[test]
+fn a_start_function_runs_under_the_call_limits() {
+    // A core module whose start function never returns: instantiation itself
+    // must be stopped, by the deadline or by fuel.
+    let component = crate::bad_input::handler_component_with(
+        "",
+        "(list u8)",
+        r#"(func $forever (loop $again (br $again)))
+           (start $forever)
+           (func (export "handle") (param i32 i32) (result i32) i32.const 0)"#,
+    );
+    let engine = crate::engine();
+    let plugin = Plugin::new(&engine, &component).unwrap();
+    let deadline = plugin.with_limits(
+        Limits::default()
+            .fuel(u64::MAX)
+            .deadline(std::time::Duration::from_millis(20)),
+    );
+    assert_eq!(
+        deadline.instantiate().unwrap_err().kind(),
+        ErrorKind::DeadlineExceeded
+    );
+    let fuel = plugin.with_limits(Limits::default().fuel(1_000_000));
+    assert_eq!(
+        fuel.instantiate().unwrap_err().kind(),
+        ErrorKind::FuelExhausted
+    );
+    crate::assert_engine_still_serves(&engine);
+}
+
+#[test]
+fn initial_memory_larger_than_the_engine_slot_is_a_memory_limit() {
+    // hello's initial memory (64 KiB shadow stack + data) needs two pages.
+    let engine = Engine::builder()
+        .allocator(Allocator::Pooling { capacity: 4 })
+        .memory_slot_bytes(64 << 10)
+        .build()
+        .unwrap();
+    let error = Plugin::new(&engine, plugbox_artifacts::HELLO.bytes)
+        .and_then(|hello| hello.instantiate())
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::MemoryLimit, "{error:?}");
+}

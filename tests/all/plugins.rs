@@ -168,3 +168,21 @@ pub fn hello_std() {
         );
     }
 }
+
+#[test]
+pub fn panic() {
+    let engine = engine();
+    let mut instance = plugin(&engine, "panic").instantiate().unwrap();
+    let error = instance.call(b"abc").unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Trap, "{error:?}");
+    assert!(error.message().contains("unreachable"), "{error}");
+    // The backtrace names the guest functions, innermost first.
+    let backtrace = error
+        .wasm_backtrace()
+        .expect("traps carry a wasm backtrace");
+    assert!(backtrace.contains("plugbox_plugin_panic"), "{backtrace}");
+    assert!(backtrace.contains("nth_byte"), "{backtrace}");
+    assert!(instance.is_poisoned());
+    assert_eq!(instance.poisoned_by(), Some(ErrorKind::Trap));
+    assert_engine_still_serves(&engine);
+}

@@ -1,0 +1,164 @@
+//! The `plugbox` binary as a user meets it: outputs, exit statuses, and
+//! one-line errors for bad arguments and bad files.
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Command, Output};
+
+fn plugbox(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_plugbox"))
+        .args(args)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+/// A failure: the given exit status and exactly one line on stderr, starting
+/// with `plugbox: ` and containing `needle`.
+fn assert_one_line_failure(output: &Output, status: i32, needle: &str) {
+    let stderr = stderr(output);
+    assert_eq!(output.status.code(), Some(status), "stderr: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
+    assert!(stderr.starts_with("plugbox: "), "{stderr:?}");
+    assert!(stderr.contains(needle), "{needle:?} not in {stderr:?}");
+    assert!(!stderr.contains("panicked"), "{stderr:?}");
+}
+
+#[test]
+fn run_defaults_to_the_built_in_hello() {
+    let output = plugbox(&["run", "--input", "hello, plugbox"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "HELLO, PLUGBOX\n");
+    let stats = stderr(&output);
+    assert!(stats.starts_with("fuel used: "), "{stats}");
+    assert!(stats.contains(" ms"), "{stats}");
+}
+
+#[test]
+fn run_reads_files_and_input_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("n.txt");
+    std::fs::write(&input, "25").unwrap();
+    let output = plugbox(&[
+        "run",
+        plugbox_artifacts::FIB.path,
+        "--input-file",
+        input.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "75025\n");
+}
+
+#[test]
+fn limits_from_flags_stop_hostile_plugins() {
+    let spin = plugbox(&["run", "--builtin", "spin", "--timeout", "50"]);
+    assert_one_line_failure(&spin, 1, "deadline exceeded");
+    let spin = plugbox(&["run", "--builtin", "spin", "--fuel", "1000000"]);
+    assert_one_line_failure(&spin, 1, "fuel exhausted");
+    let grow = plugbox(&["run", "--builtin", "grow", "--memory", "8MiB"]);
+    assert_one_line_failure(&grow, 1, "memory limit exceeded");
+    let recurse = plugbox(&["run", "--builtin", "recurse"]);
+    assert_one_line_failure(&recurse, 1, "wasm stack overflow");
+}
+
+#[test]
+fn backtrace_flag_prints_the_wasm_backtrace() {
+    let output = plugbox(&["run", "--builtin", "panic", "--backtrace"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = stderr(&output);
+    assert!(stderr.starts_with("plugbox: plugin trapped"), "{stderr}");
+    assert!(stderr.contains("nth_byte"), "{stderr}");
+}
+
+#[test]
+fn bad_files_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.wasm");
+    assert_one_line_failure(
+        &plugbox(&["run", missing.to_str().unwrap()]),
+        1,
+        "missing.wasm",
+    );
+    let empty = dir.path().join("empty.wasm");
+    std::fs::write(&empty, b"").unwrap();
+    assert_one_line_failure(
+        &plugbox(&["run", empty.to_str().unwrap()]),
+        1,
+        "invalid component",
+    );
+    let text = dir.path().join("text.wasm");
+    std::fs::write(&text, b"definitely not wasm").unwrap();
+    assert_one_line_failure(
+        &plugbox(&["inspect", text.to_str().unwrap()]),
+        1,
+        "not WebAssembly",
+    );
+    let missing_input = dir.path().join("missing.txt");
+    assert_one_line_failure(
+        &plugbox(&["run", "--input-file", missing_input.to_str().unwrap()]),
+        1,
+        "missing.txt",
+    );
+}
+
+#[test]
+fn bad_arguments_are_one_line_usage_errors() {
+    assert_one_line_failure(&plugbox(&["run", "--bogus"]), 2, "--bogus");
+    assert_one_line_failure(&plugbox(&["run", "--memory", "lots"]), 2, "not a size");
+    assert_one_line_failure(&plugbox(&["run", "--fuel", "lots"]), 2, "--fuel");
+    assert_one_line_failure(&plugbox(&["frobnicate"]), 2, "frobnicate");
+    assert_one_line_failure(
+        &plugbox(&["run", "--input", "a", "--input-file", "b"]),
+        2,
+        "cannot be used with",
+    );
+    assert_one_line_failure(
+        &plugbox(&["run", "--builtin", "nope"]),
+        1,
+        "no built-in plugin",
+    );
+}
+
+#[test]
+fn inspect_says_whether_a_component_fits() {
+    let fits = plugbox(&["inspect", "--builtin", "hello"]);
+    assert!(fits.status.success());
+    let text = stdout(&fits);
+    assert!(text.contains("imports: (none)"), "{text}");
+    assert!(
+        text.contains("handle: func(input: list<u8>) -> result<list<u8>, string>"),
+        "{text}"
+    );
+    assert!(text.contains(": fits (imports nothing)"), "{text}");
+
+    let wasi = stdout(&plugbox(&["inspect", "--builtin", "wasi-probe"]));
+    assert!(wasi.contains("wasi:cli/environment"), "{wasi}");
+    assert!(wasi.contains("fits (imports WASI"), "{wasi}");
+}
+
+#[test]
+fn compile_fills_the_cache_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().to_str().unwrap();
+    let first = plugbox(&["compile", "--builtin", "hello", "--cache-dir", cache]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stdout(&first).starts_with("compiled to "),
+        "{}",
+        stdout(&first)
+    );
+    let second = plugbox(&["compile", "--builtin", "hello", "--cache-dir", cache]);
+    assert!(
+        stdout(&second).starts_with("already cached: "),
+        "{}",
+        stdout(&second)
+    );
+}
