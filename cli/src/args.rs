@@ -33,8 +33,8 @@ pub struct PluginSource {
     /// Path of the component (`.wasm`). Default: the built-in `hello`.
     #[arg(value_name = "WASM")]
     wasm: Option<PathBuf>,
-    /// Use a built-in plugin instead of a file: hello, hello-std, fib, spin,
-    /// grow, recurse, panic, wasi-probe.
+    /// Use a built-in plugin instead of a file: hello, hello-std, fib, total,
+    /// spin, grow, recurse, panic, wasi-probe.
     #[arg(long, value_name = "NAME", conflicts_with = "wasm")]
     builtin: Option<String>,
 }

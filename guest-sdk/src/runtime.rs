@@ -136,6 +136,37 @@ fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
     core::arch::wasm32::unreachable()
 }
 
+/// `memcmp` from the C library that `no_std` plugins do not link: Rust code
+/// calls it for slice and string comparisons (serde's field matching among
+/// them), and `compiler_builtins` leaves it to libc on WASI targets. (Copies
+/// and fills need no such help: with bulk memory they are wasm instructions.)
+///
+/// # Safety
+///
+/// `a` and `b` must be valid for reads of `n` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    for i in 0..n {
+        // SAFETY: the caller guarantees `n` readable bytes behind both.
+        let (x, y) = unsafe { (*a.add(i), *b.add(i)) };
+        if x != y {
+            return i32::from(x) - i32::from(y);
+        }
+    }
+    0
+}
+
+/// `bcmp`: `memcmp` when only equality matters (LLVM emits it for `==`).
+///
+/// # Safety
+///
+/// As [`memcmp`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    // SAFETY: same contract.
+    unsafe { memcmp(a, b, n) }
+}
+
 /// The canonical ABI's allocation hook: the host calls it to place arguments
 /// (the request bytes) in the plugin's linear memory.
 ///

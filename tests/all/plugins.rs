@@ -186,3 +186,31 @@ pub fn panic() {
     assert_eq!(instance.poisoned_by(), Some(ErrorKind::Trap));
     assert_engine_still_serves(&engine);
 }
+
+#[test]
+pub fn total() {
+    let engine = engine();
+    let mut instance = plugin(&engine, "total").instantiate().unwrap();
+    let cart = br#"{"lines":[{"price_cents":250,"quantity":2},{"price_cents":99,"quantity":3}]}"#;
+    let response = instance.call(cart).unwrap();
+    assert_eq!(
+        String::from_utf8(response.output).unwrap(),
+        r#"{"total_cents":797,"items":5}"#
+    );
+    // The plugin's own error, and serde's, reach the host as guest errors.
+    let empty = instance.call(br#"{"lines":[]}"#).unwrap_err();
+    assert_eq!(empty.kind(), ErrorKind::Guest);
+    assert_eq!(empty.message(), "empty cart");
+    let malformed = instance
+        .call(br#"{"lines":[{"price_cents":"ten"}]}"#)
+        .unwrap_err();
+    assert_eq!(malformed.kind(), ErrorKind::Guest);
+    assert!(malformed.message().contains("invalid type"), "{malformed}");
+    // A 1,000-line cart is still a small, fast call.
+    let big = format!(
+        r#"{{"lines":[{}]}}"#,
+        vec![r#"{"price_cents":1,"quantity":1}"#; 1000].join(",")
+    );
+    let response = instance.call(big.as_bytes()).unwrap();
+    assert_eq!(response.output, br#"{"total_cents":1000,"items":1000}"#);
+}
