@@ -300,12 +300,6 @@ impl Engine {
         u64::try_from(ticks).unwrap_or(u64::MAX)
     }
 
-    /// Whether the ticker thread is still running (for tests of its lifetime).
-    #[doc(hidden)]
-    pub fn ticker_alive(&self) -> bool {
-        self.inner.ticker.is_alive()
-    }
-
     /// A handle that observes whether the ticker of this engine has stopped,
     /// without keeping the engine alive.
     #[doc(hidden)]

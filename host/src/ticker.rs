@@ -48,10 +48,6 @@ impl Ticker {
         })
     }
 
-    pub(crate) fn is_alive(&self) -> bool {
-        !self.stopped.load(Ordering::Acquire)
-    }
-
     pub(crate) fn probe(&self) -> TickerProbe {
         TickerProbe {
             stopped: Arc::clone(&self.stopped),
