@@ -78,6 +78,10 @@ pub struct Run {
     /// The request, read from a file.
     #[arg(long, value_name = "PATH")]
     pub input_file: Option<PathBuf>,
+    /// A policy file (TOML, or JSON if it ends in .json): limits and
+    /// capabilities. The flags below override its limits.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
     /// Fuel for the call (default 1000000000).
     #[arg(long, value_name = "N")]
     pub fuel: Option<u64>,

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser as _;
-use plugbox::{Allocator, Engine, Limits, Plugin};
+use plugbox::{Allocator, Engine, Limits, Plugin, Policy};
 
 use crate::args::{Cli, Command, Compile, Inspect, PluginSource, Run};
 
@@ -77,20 +77,48 @@ fn run_plugin(run: &Run) -> Result<(), Failure> {
             .map_err(|error| Failure::io(&format!("reading {}", path.display()), error))?,
         (None, None) => Vec::new(),
     };
-    let defaults = Limits::default();
-    let memory = run.memory.unwrap_or(defaults.memory_bytes());
-    let limits = defaults
-        .fuel(run.fuel.unwrap_or(defaults.fuel_per_call()))
+    let policy = match &run.policy {
+        Some(path) => Policy::from_file(path)?,
+        None => Policy::default(),
+    };
+    // The policy's limits, then the flags on top of them.
+    let base = policy.limits();
+    let memory = run.memory.unwrap_or(base.memory_bytes());
+    let mut limits = base
+        .fuel(run.fuel.unwrap_or(base.fuel_per_call()))
         .deadline(
             run.timeout
-                .map_or(defaults.deadline_per_call(), Duration::from_millis),
+                .map_or(base.deadline_per_call(), Duration::from_millis),
         )
-        .max_memory_bytes(memory)
-        .max_input_bytes(input.len().max(defaults.input_bytes()));
+        .max_memory_bytes(memory);
+    if run.policy.is_none() {
+        // Without a policy, whatever was given on the command line goes in.
+        limits = limits.max_input_bytes(input.len().max(base.input_bytes()));
+    }
     let engine = engine_for(memory)?;
-    let plugin = Plugin::new(&engine, &read(&run.plugin)?)?.with_limits(limits);
+    let plugin = Plugin::new(&engine, &read(&run.plugin)?)?
+        .with_policy(&policy)?
+        .with_limits(limits);
     let mut instance = plugin.instantiate()?;
-    let response = instance.call(&input).map_err(|error| Failure {
+    let result = instance.call(&input);
+    // What the plugin wrote to captured streams, whatever the outcome.
+    for (name, captured) in [
+        ("stdout", instance.take_stdout()),
+        ("stderr", instance.take_stderr()),
+    ] {
+        if !captured.bytes.is_empty() {
+            let truncated = if captured.truncated {
+                " (truncated)"
+            } else {
+                ""
+            };
+            eprintln!(
+                "plugin {name}{truncated}: {}",
+                String::from_utf8_lossy(&captured.bytes).trim_end()
+            );
+        }
+    }
+    let response = result.map_err(|error| Failure {
         backtrace: run
             .backtrace
             .then(|| error.wasm_backtrace().map(str::to_string))

@@ -162,3 +162,47 @@ fn compile_fills_the_cache_once() {
         stdout(&second)
     );
 }
+
+#[test]
+fn policy_files_grant_capabilities_and_report_their_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/note.txt"), "from the host").unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[[mounts]]\nhost = \"data\"\nguest = \"/data\"\n[stdio]\nstdout = \"capture\"\n",
+    )
+    .unwrap();
+    let policy = policy.to_str().unwrap();
+    let read = plugbox(&[
+        "run",
+        "--builtin",
+        "wasi-probe",
+        "--policy",
+        policy,
+        "--input",
+        "read /data/note.txt",
+    ]);
+    assert!(read.status.success(), "{}", stderr(&read));
+    assert_eq!(stdout(&read), "from the host\n");
+    let print = plugbox(&[
+        "run",
+        "--builtin",
+        "wasi-probe",
+        "--policy",
+        policy,
+        "--input",
+        "print hi",
+    ]);
+    assert!(
+        stderr(&print).contains("plugin stdout: hi"),
+        "{}",
+        stderr(&print)
+    );
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[limits]\nfule = 1\n").unwrap();
+    let output = plugbox(&["run", "--policy", bad.to_str().unwrap()]);
+    assert_one_line_failure(&output, 1, "bad.toml:2:1: unknown field `fule`");
+}

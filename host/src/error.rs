@@ -51,6 +51,9 @@ pub enum ErrorKind {
     /// The engine's instance pool is full: every slot is in use by a live
     /// [`Instance`](crate::Instance).
     PoolExhausted,
+    /// A policy is malformed (unknown field, wrong type, bad value); the
+    /// message names the file, line and field.
+    InvalidPolicy,
     /// Reading a file or the engine's cache failed.
     Io,
     /// The engine configuration is invalid (e.g. limits larger than the pool
@@ -88,6 +91,7 @@ impl ErrorKind {
             Self::InputTooLarge => "input too large",
             Self::OutputTooLarge => "output too large",
             Self::PoolExhausted => "instance pool exhausted",
+            Self::InvalidPolicy => "invalid policy",
             Self::Io => "I/O error",
             Self::Config => "invalid configuration",
         }

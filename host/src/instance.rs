@@ -40,8 +40,13 @@ pub struct Response {
 }
 
 impl Instance {
-    pub(crate) fn new(engine: &Engine, pre: &PluginPre<HostState>, limits: Limits) -> Result<Self> {
-        let mut store = Store::new(engine.wasmtime(), HostState::new(limits));
+    pub(crate) fn new(
+        engine: &Engine,
+        pre: &PluginPre<HostState>,
+        state: HostState,
+    ) -> Result<Self> {
+        let limits = *state.limiter.limits();
+        let mut store = Store::new(engine.wasmtime(), state);
         store.limiter(|state| &mut state.limiter);
         let deadline_ticks = engine.deadline_ticks(limits.deadline_per_call());
         // A start function runs under the same budget as one call.
@@ -145,6 +150,22 @@ impl Instance {
     /// The limits this instance runs under.
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Takes what the plugin has written to stdout since the last take, if
+    /// its policy captures stdout (`[stdio] stdout = "capture"`); empty
+    /// otherwise.
+    #[cfg(feature = "wasi")]
+    pub fn take_stdout(&mut self) -> crate::Captured {
+        let outputs = self.store.data().wasi.as_ref().map(|wasi| &wasi.outputs);
+        crate::wasi::Outputs::take(outputs.and_then(|outputs| outputs.stdout.as_ref()))
+    }
+
+    /// As [`take_stdout`](Self::take_stdout), for stderr.
+    #[cfg(feature = "wasi")]
+    pub fn take_stderr(&mut self) -> crate::Captured {
+        let outputs = self.store.data().wasi.as_ref().map(|wasi| &wasi.outputs);
+        crate::wasi::Outputs::take(outputs.and_then(|outputs| outputs.stderr.as_ref()))
     }
 }
 

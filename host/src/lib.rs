@@ -62,6 +62,7 @@ mod host;
 mod instance;
 mod limits;
 mod plugin;
+pub mod policy;
 mod ticker;
 #[cfg(feature = "wasi")]
 mod wasi;
@@ -73,5 +74,8 @@ pub use error::{Error, ErrorKind, Result};
 pub use instance::{Instance, Response};
 pub use limits::Limits;
 pub use plugin::{Plugin, inspect};
+pub use policy::Policy;
 pub use ticker::TickerProbe;
+#[cfg(feature = "wasi")]
+pub use wasi::Captured;
 pub use world::{HANDLE_FUNCTION, HANDLE_SIGNATURE, HANDLER_INTERFACE, WORLD, WorldFit};

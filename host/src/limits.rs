@@ -190,6 +190,10 @@ impl StoreLimiter {
         }
     }
 
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// The limit hit since the last [`reset`](Self::reset), if any.
     pub(crate) fn exceeded(&self) -> Option<Exceeded> {
         self.exceeded

@@ -31,6 +31,8 @@ use crate::world::WorldFit;
 pub struct Plugin {
     compiled: Arc<Compiled>,
     limits: Limits,
+    #[cfg(feature = "wasi")]
+    grants: Arc<crate::wasi::Grants>,
 }
 
 struct Compiled {
@@ -84,6 +86,8 @@ impl Plugin {
                 from_cache,
             }),
             limits: Limits::default(),
+            #[cfg(feature = "wasi")]
+            grants: Arc::new(crate::wasi::Grants::deny_all()),
         })
     }
 
@@ -107,7 +111,31 @@ impl Plugin {
         Self {
             compiled: Arc::clone(&self.compiled),
             limits,
+            #[cfg(feature = "wasi")]
+            grants: Arc::clone(&self.grants),
         }
+    }
+
+    /// The same compiled plugin, whose instances get `policy`'s limits and
+    /// capabilities. The policy is validated and resolved here, once (mount
+    /// directories are checked, inherited variables read); instantiation only
+    /// copies the grants into each instance's context.
+    ///
+    /// Capabilities only reach plugins that import WASI; a lean plugin gets
+    /// the limits and nothing else, having asked for nothing else.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidPolicy`] for inconsistent settings (e.g. a
+    /// relative guest path, a mount that is not a directory),
+    /// [`ErrorKind::Io`] for a mount that cannot be opened.
+    pub fn with_policy(&self, policy: &crate::Policy) -> Result<Self> {
+        Ok(Self {
+            compiled: Arc::clone(&self.compiled),
+            limits: policy.limits(),
+            #[cfg(feature = "wasi")]
+            grants: Arc::new(crate::wasi::Grants::configure(policy)?),
+        })
     }
 
     /// The limits new instances get.
@@ -149,7 +177,12 @@ impl Plugin {
     /// when the component needs more than its [`Limits`] allow up front; a
     /// trap kind if its start function traps.
     pub fn instantiate(&self) -> Result<Instance> {
-        Instance::new(&self.compiled.engine, &self.compiled.pre, self.limits)
+        let mut state = HostState::new(self.limits);
+        #[cfg(feature = "wasi")]
+        if self.compiled.fit.imports_wasi {
+            state.wasi = Some(Box::new(self.grants.build()?));
+        }
+        Instance::new(&self.compiled.engine, &self.compiled.pre, state)
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod bad_input;
 mod cache;
+mod capabilities;
 mod engine;
 mod isolation;
 mod plugins;

@@ -1,23 +1,64 @@
 //! `wasi-probe`: a plugin built with the Rust standard library, so it imports
-//! WASI preview 2. It reports what ambient authority it can see; under
-//! plugbox's deny-by-default WASI context the answer is: none.
+//! WASI preview 2. It runs one probe command per call and reports what it
+//! could do, so that tests can check each capability's grant and denial.
+//!
+//! Commands (the input), one per call:
+//! - `env`: every environment variable, `KEY=value` per line;
+//! - `args`: the arguments, one per line;
+//! - `read PATH`, `list PATH`: a file's contents, a directory's entries;
+//! - `write PATH TEXT`: writes TEXT to the file PATH;
+//! - `now`: wall-clock time (seconds.nanoseconds since the Unix epoch);
+//! - `random`: a 64-bit value derived from the WASI random source;
+//! - `connect ADDR`: opens a TCP connection to ADDR;
+//! - `print TEXT`, `eprint TEXT`: writes TEXT to stdout / stderr.
+//!
+//! Failures are answered as `error: <kind>` (the `std::io::ErrorKind`), not
+//! as guest errors: a denial is the expected outcome of many probes.
+use std::hash::{BuildHasher, Hasher};
+use std::io::Write;
+
 use plugbox_guest::prelude::*;
 
-/// Returns one `key=value` line per probe, then the upper-cased input.
+/// Runs the probe named by the input.
 #[plugin]
-fn probe(input: &str) -> String {
-    let env_vars = std::env::vars().count();
-    let args = std::env::args().count();
-    let root = match std::fs::read_dir("/") {
-        Ok(_) => "readable".to_owned(),
-        Err(error) => format!("denied ({:?})", error.kind()),
+fn probe(input: &str) -> Result<String, String> {
+    let (command, rest) = input.split_once(' ').unwrap_or((input, ""));
+    let answer = match command {
+        "env" => Ok(std::env::vars()
+            .map(|(key, value)| format!("{key}={value}\n"))
+            .collect()),
+        "args" => Ok(std::env::args().map(|arg| format!("{arg}\n")).collect()),
+        "read" => std::fs::read_to_string(rest),
+        "list" => std::fs::read_dir(rest).and_then(|entries| {
+            let mut names = entries
+                .map(|entry| entry.map(|entry| entry.file_name().to_string_lossy().into_owned()))
+                .collect::<Result<Vec<_>, _>>()?;
+            names.sort();
+            Ok(names.join("\n"))
+        }),
+        "write" => {
+            let (path, text) = rest.split_once(' ').unwrap_or((rest, ""));
+            std::fs::write(path, text).map(|()| "ok".to_owned())
+        }
+        "now" => Ok(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|since| format!("{}.{:09}", since.as_secs(), since.subsec_nanos()))
+            .unwrap_or_else(|_| "before 1970".to_owned())),
+        "random" => {
+            // std seeds its hash maps from the WASI random source.
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write_u64(0);
+            Ok(format!("{:016x}", hasher.finish()))
+        }
+        "connect" => std::net::TcpStream::connect(rest).map(|_| "connected".to_owned()),
+        "print" => std::io::stdout()
+            .write_all(rest.as_bytes())
+            .and_then(|()| std::io::stdout().flush())
+            .map(|()| "ok".to_owned()),
+        "eprint" => std::io::stderr()
+            .write_all(rest.as_bytes())
+            .map(|()| "ok".to_owned()),
+        other => return Err(format!("unknown probe `{other}`")),
     };
-    let etc = match std::fs::read("/etc/hostname") {
-        Ok(_) => "readable".to_owned(),
-        Err(error) => format!("denied ({:?})", error.kind()),
-    };
-    format!(
-        "env={env_vars}\nargs={args}\nread_dir(/)={root}\nread(/etc/hostname)={etc}\ninput={}",
-        input.to_uppercase()
-    )
+    Ok(answer.unwrap_or_else(|error| format!("error: {:?}", error.kind())))
 }

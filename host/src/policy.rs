@@ -1,0 +1,447 @@
+//! A plugin's policy — its limits and the authority it is granted — as data:
+//! TOML or JSON, every field optional, unknown fields rejected, everything
+//! denied unless granted.
+//!
+//! The TOML form, with every field and its default:
+//!
+//! ```toml
+//! # Per-call and per-instance limits (defaults: plugbox::Limits::default()).
+//! [limits]
+//! fuel = 1000000000          # per call
+//! deadline_ms = 1000         # per call, wall clock
+//! max_memory_bytes = 16777216
+//! max_table_elements = 10000
+//! max_instances = 16
+//! max_tables = 16
+//! max_memories = 4
+//! max_input_bytes = 1048576
+//! max_output_bytes = 1048576
+//!
+//! # Environment variables the plugin sees. Default: none.
+//! [env]
+//! vars = { GREETING = "hello" }  # set to these values
+//! inherit = ["LANG"]             # copied from the host's environment, if set there
+//!
+//! # Arguments the plugin sees (`args[0]` included). Default: none.
+//! [args]
+//! values = ["discount", "--strict"]
+//!
+//! # Host directories the plugin may use. Default: none.
+//! # `host` is relative to the policy file's directory.
+//! [[mounts]]
+//! host = "data"
+//! guest = "/data"
+//! mode = "read-only"         # or "read-write"
+//!
+//! # Where the plugin's stdout and stderr go: "discard" (default),
+//! # "capture" (kept per instance, up to capture_bytes, then truncated and
+//! # flagged) or "tracing" (the host's `tracing` logs, target "plugbox::guest").
+//! [stdio]
+//! stdout = "discard"
+//! stderr = "discard"
+//! capture_bytes = 65536
+//!
+//! # Time: "real" (default), or "fixed" at unix_seconds, for replayable calls.
+//! [clock]
+//! mode = "real"
+//! unix_seconds = 0
+//!
+//! # Randomness: "real" (default), or "seeded" with seed, for replayable calls.
+//! [random]
+//! mode = "real"
+//! seed = 0
+//! ```
+//!
+//! The network is always denied: a plugin can neither open sockets nor
+//! resolve names, and there is no setting to change that yet.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::limits::Limits;
+
+/// Limits and capabilities of a plugin, as serde data. See the [module
+/// documentation](self) for the TOML form.
+///
+/// ```
+/// let policy = plugbox::Policy::from_toml_str(
+///     r#"
+///     [limits]
+///     fuel = 11000000
+///     [env]
+///     vars = { MODE = "strict" }
+///     [clock]
+///     mode = "fixed"
+///     unix_seconds = 1700000000
+///     "#,
+///     "inline policy",
+/// )?;
+/// assert_eq!(policy.limits().fuel_per_call(), 11_000_000);
+/// # Ok::<(), plugbox::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// Limits; absent fields keep [`Limits::default`].
+    pub limits: LimitsPolicy,
+    /// Environment variables.
+    pub env: EnvPolicy,
+    /// Arguments.
+    pub args: ArgsPolicy,
+    /// Host directories.
+    pub mounts: Vec<Mount>,
+    /// stdout and stderr.
+    pub stdio: StdioPolicy,
+    /// Wall-clock time.
+    pub clock: ClockPolicy,
+    /// Randomness.
+    pub random: RandomPolicy,
+    /// Directory that relative mount paths are resolved against: the policy
+    /// file's directory, or the current directory for inline policies.
+    #[serde(skip)]
+    pub base_dir: Option<PathBuf>,
+}
+
+/// The `[limits]` table: each field overrides the [`Limits::default`] value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[allow(missing_docs)] // Each field is the `Limits` setter of the same name.
+pub struct LimitsPolicy {
+    pub fuel: Option<u64>,
+    pub deadline_ms: Option<u64>,
+    pub max_memory_bytes: Option<usize>,
+    pub max_table_elements: Option<usize>,
+    pub max_instances: Option<usize>,
+    pub max_tables: Option<usize>,
+    pub max_memories: Option<usize>,
+    pub max_input_bytes: Option<usize>,
+    pub max_output_bytes: Option<usize>,
+}
+
+/// The `[env]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnvPolicy {
+    /// Variables set to these values.
+    pub vars: BTreeMap<String, String>,
+    /// Names of host variables passed through (if the host has them).
+    pub inherit: Vec<String>,
+}
+
+/// The `[args]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArgsPolicy {
+    /// The arguments, `args[0]` included.
+    pub values: Vec<String>,
+}
+
+/// One `[[mounts]]` entry: a host directory the plugin sees at `guest`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mount {
+    /// The host directory (relative paths: against the policy's base dir).
+    pub host: PathBuf,
+    /// Where the plugin sees it, e.g. `/data`.
+    pub guest: String,
+    /// Read-only (the default) or read-write.
+    #[serde(default)]
+    pub mode: MountMode,
+}
+
+/// Whether a mount may be written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MountMode {
+    /// Reads only; any write is denied.
+    #[default]
+    ReadOnly,
+    /// Reads and writes (within the mount only).
+    ReadWrite,
+}
+
+/// The `[stdio]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StdioPolicy {
+    /// Where stdout goes.
+    pub stdout: Output,
+    /// Where stderr goes.
+    pub stderr: Output,
+    /// With `capture`: bytes kept per stream and instance; the rest is
+    /// dropped and the capture flagged as truncated.
+    pub capture_bytes: usize,
+}
+
+impl Default for StdioPolicy {
+    fn default() -> Self {
+        Self {
+            stdout: Output::Discard,
+            stderr: Output::Discard,
+            capture_bytes: 64 << 10,
+        }
+    }
+}
+
+/// Where one output stream goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Output {
+    /// Dropped.
+    #[default]
+    Discard,
+    /// Kept per instance (see [`Instance::take_stdout`](crate::Instance::take_stdout)).
+    Capture,
+    /// Logged through `tracing` (target `plugbox::guest`), line by line.
+    Tracing,
+}
+
+/// The `[clock]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClockPolicy {
+    /// Real time, or a fixed instant.
+    pub mode: ClockMode,
+    /// With `fixed`: the wall-clock time the plugin sees, in seconds since
+    /// the Unix epoch. Its monotonic clock then stands still too.
+    pub unix_seconds: u64,
+}
+
+/// Real or fixed time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClockMode {
+    /// The host's clocks.
+    #[default]
+    Real,
+    /// A fixed instant (replayable calls).
+    Fixed,
+}
+
+/// The `[random]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RandomPolicy {
+    /// Real or seeded randomness.
+    pub mode: RandomMode,
+    /// With `seeded`: the seed. Every instance starts from it.
+    pub seed: u64,
+}
+
+/// Real or seeded randomness.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RandomMode {
+    /// Fresh, unpredictable randomness.
+    #[default]
+    Real,
+    /// A deterministic generator seeded with `seed` (replayable calls).
+    Seeded,
+}
+
+impl Policy {
+    /// Parses a policy in TOML. `origin` names it in errors (a file name).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidPolicy`], naming `origin`, the line and column, and
+    /// the offending field.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|error| {
+            let position = error
+                .span()
+                .map(|span| line_column(text, span.start))
+                .map(|(line, column)| format!(":{line}:{column}"))
+                .unwrap_or_default();
+            Error::new(
+                ErrorKind::InvalidPolicy,
+                format!("{origin}{position}: {}", error.message().trim_end()),
+            )
+        })
+    }
+
+    /// Parses a policy in JSON. `origin` names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidPolicy`], naming `origin`, the line and column, and
+    /// the offending field.
+    pub fn from_json_str(text: &str, origin: &str) -> Result<Self> {
+        serde_json::from_str(text).map_err(|error| {
+            Error::new(
+                ErrorKind::InvalidPolicy,
+                format!("{origin}:{}:{}: {error}", error.line(), error.column()),
+            )
+        })
+    }
+
+    /// Reads a policy file: JSON if its name ends in `.json`, TOML otherwise.
+    /// Relative mount paths are resolved against the file's directory.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`] if it cannot be read; [`ErrorKind::InvalidPolicy`]
+    /// as for [`from_toml_str`](Self::from_toml_str).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| Error::io(format!("reading policy {}", path.display()), error))?;
+        let origin = path.display().to_string();
+        let mut policy = if path.extension().is_some_and(|ext| ext == "json") {
+            Self::from_json_str(&text, &origin)?
+        } else {
+            Self::from_toml_str(&text, &origin)?
+        };
+        policy.base_dir = Some(
+            path.parent()
+                .filter(|parent| !parent.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        );
+        Ok(policy)
+    }
+
+    /// The limits: [`Limits::default`] with this policy's overrides.
+    pub fn limits(&self) -> Limits {
+        let given = &self.limits;
+        let mut limits = Limits::default();
+        if let Some(fuel) = given.fuel {
+            limits = limits.fuel(fuel);
+        }
+        if let Some(ms) = given.deadline_ms {
+            limits = limits.deadline(Duration::from_millis(ms));
+        }
+        if let Some(bytes) = given.max_memory_bytes {
+            limits = limits.max_memory_bytes(bytes);
+        }
+        if let Some(elements) = given.max_table_elements {
+            limits = limits.max_table_elements(elements);
+        }
+        if let Some(count) = given.max_instances {
+            limits = limits.max_instances(count);
+        }
+        if let Some(count) = given.max_tables {
+            limits = limits.max_tables(count);
+        }
+        if let Some(count) = given.max_memories {
+            limits = limits.max_memories(count);
+        }
+        if let Some(bytes) = given.max_input_bytes {
+            limits = limits.max_input_bytes(bytes);
+        }
+        if let Some(bytes) = given.max_output_bytes {
+            limits = limits.max_output_bytes(bytes);
+        }
+        limits
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |newline| before.len() - newline - 1)
+        + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_policy_denies_everything_and_keeps_default_limits() {
+        let policy = Policy::from_toml_str("", "empty").unwrap();
+        assert_eq!(policy, Policy::default());
+        assert_eq!(policy.limits(), Limits::default());
+        assert!(policy.env.vars.is_empty() && policy.env.inherit.is_empty());
+        assert!(policy.mounts.is_empty());
+        assert_eq!(policy.stdio.stdout, Output::Discard);
+        assert_eq!(policy.clock.mode, ClockMode::Real);
+    }
+
+    #[test]
+    fn every_documented_field_parses() {
+        let documented = include_str!("policy.rs")
+            .lines()
+            .skip_while(|line| !line.starts_with("//! ```toml"))
+            .skip(1)
+            .take_while(|line| !line.starts_with("//! ```"))
+            .map(|line| line.strip_prefix("//!").unwrap_or(line).trim_start())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let policy = Policy::from_toml_str(&documented, "module docs").unwrap();
+        assert_eq!(
+            policy.limits(),
+            Limits::default(),
+            "the documented values are the defaults"
+        );
+        assert_eq!(policy.mounts.len(), 1);
+        assert_eq!(policy.args.values, ["discount", "--strict"]);
+        let json = serde_json::to_string(&policy).unwrap();
+        assert_eq!(Policy::from_json_str(&json, "round trip").unwrap(), policy);
+    }
+
+    #[test]
+    fn unknown_field_names_file_line_and_field() {
+        let error =
+            Policy::from_toml_str("[limits]\nfuel = 10\nfule = 20\n", "plugin.toml").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidPolicy);
+        let message = error.message();
+        assert!(message.starts_with("plugin.toml:3:1: "), "{message}");
+        assert!(message.contains("unknown field `fule`"), "{message}");
+    }
+
+    #[test]
+    fn wrong_type_and_unknown_table_are_rejected() {
+        let error = Policy::from_toml_str("[limits]\nfuel = \"lots\"\n", "p.toml").unwrap_err();
+        assert!(
+            error.message().starts_with("p.toml:2:"),
+            "{}",
+            error.message()
+        );
+        let error = Policy::from_toml_str("[network]\nallow = [\"*\"]\n", "p.toml").unwrap_err();
+        assert!(
+            error.message().contains("unknown field `network`"),
+            "{}",
+            error.message()
+        );
+        let error = Policy::from_toml_str(
+            "[[mounts]]\nhost = \"/\"\nguest = \"/\"\nmode = \"rw\"\n",
+            "p.toml",
+        )
+        .unwrap_err();
+        assert!(
+            error.message().starts_with("p.toml:4:"),
+            "{}",
+            error.message()
+        );
+    }
+
+    #[test]
+    fn json_errors_name_line_and_column() {
+        let error =
+            Policy::from_json_str("{\n  \"limits\": {\"fuell\": 1}\n}", "p.json").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidPolicy);
+        assert!(
+            error.message().starts_with("p.json:2:"),
+            "{}",
+            error.message()
+        );
+        assert!(error.message().contains("fuell"), "{}", error.message());
+    }
+
+    #[test]
+    fn limits_override_defaults() {
+        let policy = Policy::from_toml_str("[limits]\nfuel = 5\ndeadline_ms = 7\n", "p").unwrap();
+        let limits = policy.limits();
+        assert_eq!(limits.fuel_per_call(), 5);
+        assert_eq!(limits.deadline_per_call(), Duration::from_millis(7));
+        assert_eq!(limits.memory_bytes(), Limits::default().memory_bytes());
+    }
+}
