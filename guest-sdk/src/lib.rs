@@ -114,6 +114,108 @@ pub use payload::Json;
 pub use payload::{Error, FromInput, IntoOutput};
 pub use plugbox_guest_macro::plugin;
 
+/// Logging into the host's logs. One call's messages are bounded by the
+/// host (its `max_log_bytes` limit); beyond it they are dropped.
+///
+/// ```no_run
+/// plugbox_guest::log::info("cart accepted");
+/// ```
+pub mod log {
+    pub use crate::bindings::plugbox::plugin::log::Level;
+
+    /// Logs `message` at `level`.
+    pub fn log(level: Level, message: &str) {
+        crate::bindings::plugbox::plugin::log::log(level, message);
+    }
+
+    /// Logs at `Level::Trace`.
+    pub fn trace(message: &str) {
+        log(Level::Trace, message);
+    }
+
+    /// Logs at `Level::Debug`.
+    pub fn debug(message: &str) {
+        log(Level::Debug, message);
+    }
+
+    /// Logs at `Level::Info`.
+    pub fn info(message: &str) {
+        log(Level::Info, message);
+    }
+
+    /// Logs at `Level::Warn`.
+    pub fn warn(message: &str) {
+        log(Level::Warn, message);
+    }
+
+    /// Logs at `Level::Error`.
+    pub fn error(message: &str) {
+        log(Level::Error, message);
+    }
+}
+
+/// Read-only configuration from the plugin's policy (`[config]`).
+///
+/// ```no_run
+/// let currency = plugbox_guest::config::get("currency").unwrap_or_else(|| "EUR".into());
+/// ```
+pub mod config {
+    /// The value of `key`, if the policy sets it.
+    pub fn get(key: &str) -> Option<alloc::string::String> {
+        crate::bindings::plugbox::plugin::config::get(key)
+    }
+}
+
+/// The plugin's private key-value store (granted by the policy's `[kv]`;
+/// otherwise every call returns [`kv::Error::Denied`](crate::kv::Error)).
+///
+/// ```no_run
+/// let hits = plugbox_guest::kv::increment("hits", 1)?;
+/// # Ok::<(), plugbox_guest::kv::Error>(())
+/// ```
+pub mod kv {
+    pub use crate::bindings::plugbox::plugin::kv::Error;
+    use alloc::vec::Vec;
+
+    /// The value stored under `key`, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Denied`] without a grant; [`Error::Invalid`] for a key longer
+    /// than allowed; [`Error::Unavailable`] if the store failed.
+    pub fn get(key: &str) -> Result<Option<Vec<u8>>, Error> {
+        crate::bindings::plugbox::plugin::kv::get(key)
+    }
+
+    /// Stores `value` under `key`.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`], and [`Error::QuotaExceeded`].
+    pub fn set(key: &str, value: &[u8]) -> Result<(), Error> {
+        crate::bindings::plugbox::plugin::kv::set(key, value)
+    }
+
+    /// Removes `key`; whether it existed.
+    ///
+    /// # Errors
+    ///
+    /// As [`get`].
+    pub fn delete(key: &str) -> Result<bool, Error> {
+        crate::bindings::plugbox::plugin::kv::delete(key)
+    }
+
+    /// Adds `delta` to the integer under `key` (0 if absent), atomically;
+    /// returns the new value.
+    ///
+    /// # Errors
+    ///
+    /// As [`set`], and [`Error::Invalid`] if the value is not an integer.
+    pub fn increment(key: &str, delta: i64) -> Result<i64, Error> {
+        crate::bindings::plugbox::plugin::kv::increment(key, delta)
+    }
+}
+
 /// What a plugin source file needs, in one `use`.
 pub mod prelude {
     #[cfg(feature = "json")]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::cache::Cache;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::HostState;
+use crate::kv::{KvStore, MemoryKv};
 use crate::ticker::Ticker;
 
 /// How instances get their memory, tables and instance slots.
@@ -45,6 +46,17 @@ pub struct EngineBuilder {
     epoch_tick: Duration,
     keep_resident_bytes: usize,
     cache_dir: Option<PathBuf>,
+    kv_store: KvHandle,
+}
+
+/// The key-value backend, printable.
+#[derive(Clone)]
+struct KvHandle(Arc<dyn KvStore>);
+
+impl std::fmt::Debug for KvHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KvStore")
+    }
 }
 
 impl Default for EngineBuilder {
@@ -56,6 +68,7 @@ impl Default for EngineBuilder {
             epoch_tick: Duration::from_millis(1),
             keep_resident_bytes: 256 << 10,
             cache_dir: None,
+            kv_store: KvHandle(Arc::new(MemoryKv::new())),
         }
     }
 }
@@ -124,6 +137,13 @@ impl EngineBuilder {
         self
     }
 
+    /// The backend of the `kv` host function, shared by every plugin of the
+    /// engine (each in its own namespace). Default: a [`MemoryKv`].
+    pub fn kv_store(mut self, store: Arc<dyn KvStore>) -> Self {
+        self.kv_store = KvHandle(store);
+        self
+    }
+
     /// Creates the engine and starts its epoch ticker.
     ///
     /// # Errors
@@ -154,9 +174,14 @@ impl EngineBuilder {
             Some(dir) => Some(Cache::open(dir, &wasmtime)?),
             None => None,
         };
-        let linker = wasmtime::component::Linker::new(&wasmtime);
+        let mut linker = wasmtime::component::Linker::new(&wasmtime);
+        crate::hostfns::add_to_linker(&mut linker)?;
         #[cfg(feature = "wasi")]
-        let wasi_linker = crate::wasi::linker(&wasmtime)?;
+        let wasi_linker = {
+            let mut linker = crate::wasi::linker(&wasmtime)?;
+            crate::hostfns::add_to_linker(&mut linker)?;
+            linker
+        };
         let ticker = Ticker::start(wasmtime.clone(), self.epoch_tick)?;
         Ok(Engine {
             inner: Arc::new(EngineInner {
@@ -274,6 +299,10 @@ impl Engine {
             .cache
             .as_ref()
             .map(|cache| cache.entry_path(bytes))
+    }
+
+    pub(crate) fn kv_store(&self) -> Arc<dyn KvStore> {
+        Arc::clone(&self.inner.settings.kv_store.0)
     }
 
     pub(crate) fn cache(&self) -> Option<&Cache> {

@@ -1,21 +1,38 @@
 //! The per-instance state every store carries.
 
+use std::sync::Arc;
+
+use crate::hostfns::{CallBudget, HostGrants};
 use crate::limits::{Limits, StoreLimiter};
 
-/// What one instance's `Store` holds: its limiter and, for plugins that
-/// import WASI, its WASI context (created on first use, deny-by-default).
+/// What one instance's `Store` holds: its limiter, the host-call grants of
+/// its plugin, its per-call budget and, for plugins that import WASI, its
+/// WASI context.
 pub(crate) struct HostState {
     pub(crate) limiter: StoreLimiter,
+    pub(crate) host: Arc<HostGrants>,
+    pub(crate) budget: CallBudget,
     #[cfg(feature = "wasi")]
     pub(crate) wasi: Option<Box<crate::wasi::WasiState>>,
 }
 
 impl HostState {
-    pub(crate) fn new(limits: Limits) -> Self {
+    pub(crate) fn new(limits: Limits, host: Arc<HostGrants>) -> Self {
         Self {
+            budget: CallBudget {
+                log_bytes_left: limits.log_bytes(),
+                logs_dropped: 0,
+            },
             limiter: StoreLimiter::new(limits),
+            host,
             #[cfg(feature = "wasi")]
             wasi: None,
         }
+    }
+
+    /// Starts a call: fresh limiter record and log budget.
+    pub(crate) fn start_call(&mut self) {
+        self.limiter.reset();
+        self.budget.log_bytes_left = self.limiter.limits().log_bytes();
     }
 }

@@ -152,6 +152,12 @@ impl Instance {
         &self.limits
     }
 
+    /// `log` messages dropped so far because a call exceeded its
+    /// [`Limits::max_log_bytes`](crate::Limits::max_log_bytes).
+    pub fn logs_dropped(&self) -> u64 {
+        self.store.data().budget.logs_dropped
+    }
+
     /// Takes what the plugin has written to stdout since the last take, if
     /// its policy captures stdout (`[stdio] stdout = "capture"`); empty
     /// otherwise.
@@ -178,9 +184,10 @@ impl std::fmt::Debug for Instance {
     }
 }
 
-/// Refills fuel, re-arms the deadline and clears the limiter's record.
+/// Refills fuel, re-arms the deadline, clears the limiter's record and
+/// refills the per-call host budgets.
 fn arm(store: &mut Store<HostState>, limits: &Limits, deadline_ticks: u64) -> Result<()> {
-    store.data_mut().limiter.reset();
+    store.data_mut().start_call();
     store.set_epoch_deadline(deadline_ticks);
     store.set_fuel(limits.fuel_per_call()).map_err(|error| {
         Error::new(ErrorKind::Config, "the engine has fuel disabled").with_wasmtime(error)

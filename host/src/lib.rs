@@ -59,7 +59,9 @@ mod describe;
 mod engine;
 mod error;
 mod host;
+mod hostfns;
 mod instance;
+pub mod kv;
 mod limits;
 mod plugin;
 pub mod policy;
@@ -72,10 +74,13 @@ pub use describe::{ComponentInfo, Function, Item, ItemKind};
 pub use engine::{Allocator, Engine, EngineBuilder};
 pub use error::{Error, ErrorKind, Result};
 pub use instance::{Instance, Response};
+pub use kv::{KvError, KvStore, MemoryKv, Quota};
 pub use limits::Limits;
 pub use plugin::{Plugin, inspect};
 pub use policy::Policy;
 pub use ticker::TickerProbe;
 #[cfg(feature = "wasi")]
 pub use wasi::Captured;
-pub use world::{HANDLE_FUNCTION, HANDLE_SIGNATURE, HANDLER_INTERFACE, WORLD, WorldFit};
+pub use world::{
+    HANDLE_FUNCTION, HANDLE_SIGNATURE, HANDLER_INTERFACE, HOST_INTERFACES, WORLD, WorldFit,
+};

@@ -33,6 +33,7 @@ pub struct Limits {
     max_memories: usize,
     max_input_bytes: usize,
     max_output_bytes: usize,
+    max_log_bytes: usize,
 }
 
 impl Default for Limits {
@@ -49,6 +50,7 @@ impl Default for Limits {
     /// | max memories | 4 |
     /// | max input | 1 MiB |
     /// | max output | 1 MiB |
+    /// | max log bytes per call | 64 KiB |
     fn default() -> Self {
         Self {
             fuel: 1_000_000_000,
@@ -60,6 +62,7 @@ impl Default for Limits {
             max_memories: 4,
             max_input_bytes: 1 << 20,
             max_output_bytes: 1 << 20,
+            max_log_bytes: 64 << 10,
         }
     }
 }
@@ -136,6 +139,14 @@ impl Limits {
         self
     }
 
+    /// Bytes of `log` messages one call may emit; later messages are dropped
+    /// and counted ([`Instance::logs_dropped`](crate::Instance::logs_dropped)).
+    #[must_use]
+    pub fn max_log_bytes(mut self, bytes: usize) -> Self {
+        self.max_log_bytes = bytes;
+        self
+    }
+
     /// Fuel per call.
     pub fn fuel_per_call(&self) -> u64 {
         self.fuel
@@ -164,6 +175,11 @@ impl Limits {
     /// Largest response in bytes.
     pub fn output_bytes(&self) -> usize {
         self.max_output_bytes
+    }
+
+    /// Log bytes per call.
+    pub fn log_bytes(&self) -> usize {
+        self.max_log_bytes
     }
 }
 

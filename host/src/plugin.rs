@@ -9,6 +9,7 @@ use crate::describe::ComponentInfo;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::HostState;
+use crate::hostfns::HostGrants;
 use crate::instance::Instance;
 use crate::limits::Limits;
 use crate::world::WorldFit;
@@ -31,6 +32,7 @@ use crate::world::WorldFit;
 pub struct Plugin {
     compiled: Arc<Compiled>,
     limits: Limits,
+    host: Arc<HostGrants>,
     #[cfg(feature = "wasi")]
     grants: Arc<crate::wasi::Grants>,
 }
@@ -41,6 +43,8 @@ struct Compiled {
     info: ComponentInfo,
     fit: WorldFit,
     from_cache: bool,
+    /// Default name (and key-value namespace): from the content hash.
+    default_name: String,
 }
 
 impl Plugin {
@@ -58,6 +62,7 @@ impl Plugin {
     ///   the engine's memory slots.
     pub fn new(engine: &Engine, bytes: &[u8]) -> Result<Self> {
         let (component, from_cache) = compile(engine, bytes)?;
+        let default_name = format!("plugin-{}", &cache::hex(&cache::content_hash(bytes))[..16]);
         let info = ComponentInfo::of(&component);
         let fit = info.check_plugbox_world(cfg!(feature = "wasi"))?;
         let instance_pre = engine
@@ -84,8 +89,10 @@ impl Plugin {
                 info,
                 fit,
                 from_cache,
+                default_name: default_name.clone(),
             }),
             limits: Limits::default(),
+            host: Arc::new(HostGrants::deny_all(&default_name)),
             #[cfg(feature = "wasi")]
             grants: Arc::new(crate::wasi::Grants::deny_all()),
         })
@@ -111,6 +118,7 @@ impl Plugin {
         Self {
             compiled: Arc::clone(&self.compiled),
             limits,
+            host: Arc::clone(&self.host),
             #[cfg(feature = "wasi")]
             grants: Arc::clone(&self.grants),
         }
@@ -121,8 +129,8 @@ impl Plugin {
     /// directories are checked, inherited variables read); instantiation only
     /// copies the grants into each instance's context.
     ///
-    /// Capabilities only reach plugins that import WASI; a lean plugin gets
-    /// the limits and nothing else, having asked for nothing else.
+    /// WASI capabilities only reach plugins that import WASI; the `config`
+    /// and `kv` grants reach every plugin that imports those interfaces.
     ///
     /// # Errors
     ///
@@ -133,6 +141,11 @@ impl Plugin {
         Ok(Self {
             compiled: Arc::clone(&self.compiled),
             limits: policy.limits(),
+            host: Arc::new(HostGrants::configure(
+                &self.compiled.engine,
+                policy,
+                &self.compiled.default_name,
+            )?),
             #[cfg(feature = "wasi")]
             grants: Arc::new(crate::wasi::Grants::configure(policy)?),
         })
@@ -177,7 +190,7 @@ impl Plugin {
     /// when the component needs more than its [`Limits`] allow up front; a
     /// trap kind if its start function traps.
     pub fn instantiate(&self) -> Result<Instance> {
-        let mut state = HostState::new(self.limits);
+        let mut state = HostState::new(self.limits, Arc::clone(&self.host));
         #[cfg(feature = "wasi")]
         if self.compiled.fit.imports_wasi {
             state.wasi = Some(Box::new(self.grants.build()?));

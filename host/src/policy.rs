@@ -5,6 +5,11 @@
 //! The TOML form, with every field and its default:
 //!
 //! ```toml
+//! # The plugin's name in logs, and its default key-value namespace.
+//! # Default: derived from the component's content hash. (Top-level keys
+//! # come before the first table.)
+//! name = "discount"
+//!
 //! # Per-call and per-instance limits (defaults: plugbox::Limits::default()).
 //! [limits]
 //! fuel = 1000000000          # per call
@@ -16,6 +21,19 @@
 //! max_memories = 4
 //! max_input_bytes = 1048576
 //! max_output_bytes = 1048576
+//! max_log_bytes = 65536      # per call, through the `log` host function
+//!
+//! # Read-only values for the `config` host function. Default: none.
+//! [config]
+//! currency = "EUR"
+//!
+//! # A private key-value store. Absent: denied. The namespace defaults to the
+//! # plugin's name; two plugins only share data if given the same namespace.
+//! [kv]
+//! namespace = "discount"
+//! max_keys = 1000
+//! max_bytes = 1048576        # keys and values together
+//! max_key_bytes = 256
 //!
 //! # Environment variables the plugin sees. Default: none.
 //! [env]
@@ -86,6 +104,12 @@ use crate::limits::Limits;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Policy {
+    /// The plugin's name in logs and its default key-value namespace.
+    pub name: Option<String>,
+    /// Values for the `config` host function.
+    pub config: BTreeMap<String, String>,
+    /// The key-value store; `None` denies it.
+    pub kv: Option<KvPolicy>,
     /// Limits; absent fields keep [`Limits::default`].
     pub limits: LimitsPolicy,
     /// Environment variables.
@@ -120,6 +144,32 @@ pub struct LimitsPolicy {
     pub max_memories: Option<usize>,
     pub max_input_bytes: Option<usize>,
     pub max_output_bytes: Option<usize>,
+    pub max_log_bytes: Option<usize>,
+}
+
+/// The `[kv]` table: a private key-value store and its quotas.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KvPolicy {
+    /// The namespace (default: the plugin's name).
+    pub namespace: Option<String>,
+    /// Most keys.
+    pub max_keys: usize,
+    /// Most bytes of keys and values together.
+    pub max_bytes: usize,
+    /// Longest key.
+    pub max_key_bytes: usize,
+}
+
+impl Default for KvPolicy {
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            max_keys: 1000,
+            max_bytes: 1 << 20,
+            max_key_bytes: 256,
+        }
+    }
 }
 
 /// The `[env]` table.
@@ -334,6 +384,9 @@ impl Policy {
         }
         if let Some(bytes) = given.max_output_bytes {
             limits = limits.max_output_bytes(bytes);
+        }
+        if let Some(bytes) = given.max_log_bytes {
+            limits = limits.max_log_bytes(bytes);
         }
         limits
     }

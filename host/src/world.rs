@@ -14,6 +14,13 @@ pub const HANDLE_FUNCTION: &str = "handle";
 /// Its signature.
 pub const HANDLE_SIGNATURE: &str = "func(input: list<u8>) -> result<list<u8>, string>";
 
+/// The host interfaces of the plugbox world a plugin may import.
+pub const HOST_INTERFACES: [&str; 3] = [
+    "plugbox:plugin/log@0.1.0",
+    "plugbox:plugin/config@0.1.0",
+    "plugbox:plugin/kv@0.1.0",
+];
+
 /// Whether an import name belongs to WASI (`wasi:<package>/<interface>`).
 pub(crate) fn is_wasi_import(name: &str) -> bool {
     name.starts_with("wasi:")
@@ -79,6 +86,9 @@ impl ComponentInfo {
 
         let mut imports_wasi = false;
         for import in &self.imports {
+            if HOST_INTERFACES.contains(&import.name.as_str()) {
+                continue;
+            }
             if is_wasi_import(&import.name) {
                 if !wasi_available {
                     return Err(Error::new(
@@ -95,8 +105,8 @@ impl ComponentInfo {
                 return Err(Error::new(
                     ErrorKind::InterfaceMismatch,
                     format!(
-                        "import `{}` is not provided by the host (plugbox provides WASI \
-                         preview 2 only)",
+                        "import `{}` is not provided by the host (plugbox provides its \
+                         log, config and kv interfaces and WASI preview 2)",
                         import.name
                     ),
                 ));

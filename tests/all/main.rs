@@ -9,6 +9,7 @@ mod bad_input;
 mod cache;
 mod capabilities;
 mod engine;
+mod host_functions;
 mod isolation;
 mod plugins;
 

@@ -212,3 +212,18 @@ pub fn total() {
     let response = instance.call(big.as_bytes()).unwrap();
     assert_eq!(response.output, br#"{"total_cents":1000,"items":1000}"#);
 }
+
+#[test]
+pub fn host_probe() {
+    // Covered in depth by `host_functions`; here: it loads and answers.
+    let engine = engine();
+    let mut instance = plugin(&engine, "host-probe").instantiate().unwrap();
+    assert_eq!(
+        instance.call(b"config anything").unwrap().output,
+        b"(unset)"
+    );
+    assert_eq!(
+        instance.call(b"nonsense").unwrap_err().kind(),
+        ErrorKind::Guest
+    );
+}

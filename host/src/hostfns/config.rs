@@ -1,0 +1,10 @@
+//! `config`: read-only values from the policy's `[config]` table.
+
+use crate::bindings::plugbox::plugin::config::Host;
+use crate::host::HostState;
+
+impl Host for HostState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.host.config.get(&key).cloned())
+    }
+}

@@ -1,0 +1,91 @@
+//! The host functions of the plugbox world: `log`, `config` and `kv`.
+//!
+//! Each returns `wasmtime::Result<T>`: an `Err` is a fault and traps, while a
+//! refusal the guest should handle (no grant, quota exceeded) is the WIT-level
+//! error inside `T`. Everything is denied unless the plugin's policy grants
+//! it; the grants are resolved once per plugin into [`HostGrants`].
+
+mod config;
+mod kv;
+mod log;
+
+use std::collections::BTreeMap;
+
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::bindings;
+use crate::engine::Engine;
+use crate::error::{Error, ErrorKind, Result};
+use crate::host::HostState;
+use crate::kv::Quota;
+use crate::policy::Policy;
+
+/// What a plugin's policy grants its host calls, resolved once per plugin.
+#[derive(Debug)]
+pub(crate) struct HostGrants {
+    /// Name in log events: the policy's `name`, or the plugin's content hash.
+    pub(crate) plugin: String,
+    pub(crate) config: BTreeMap<String, String>,
+    pub(crate) kv: Option<kv::Grant>,
+}
+
+impl HostGrants {
+    /// Nothing granted; logs name the plugin by `default_name`.
+    pub(crate) fn deny_all(default_name: &str) -> Self {
+        Self {
+            plugin: default_name.to_owned(),
+            config: BTreeMap::new(),
+            kv: None,
+        }
+    }
+
+    pub(crate) fn configure(engine: &Engine, policy: &Policy, default_name: &str) -> Result<Self> {
+        let plugin = policy
+            .name
+            .clone()
+            .unwrap_or_else(|| default_name.to_owned());
+        let kv = match &policy.kv {
+            None => None,
+            Some(kv) => {
+                if kv.max_keys == 0 || kv.max_bytes == 0 {
+                    return Err(Error::new(
+                        ErrorKind::InvalidPolicy,
+                        "[kv] max_keys and max_bytes must be non-zero (omit [kv] to deny it)",
+                    ));
+                }
+                Some(kv::Grant {
+                    store: engine.kv_store(),
+                    namespace: kv.namespace.clone().unwrap_or_else(|| plugin.clone()),
+                    quota: Quota {
+                        max_keys: kv.max_keys,
+                        max_bytes: kv.max_bytes,
+                    },
+                    max_key_bytes: kv.max_key_bytes,
+                })
+            }
+        };
+        Ok(Self {
+            plugin,
+            config: policy.config.clone(),
+            kv,
+        })
+    }
+}
+
+/// Adds the plugbox host functions to `linker`.
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
+    bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state).map_err(
+        |error| {
+            Error::new(ErrorKind::Config, "linking the plugbox host functions").with_wasmtime(error)
+        },
+    )
+}
+
+/// Per-instance accounting of host calls, reset at every call.
+#[derive(Debug)]
+pub(crate) struct CallBudget {
+    /// Log bytes this call may still emit.
+    pub(crate) log_bytes_left: usize,
+    /// Log messages dropped over the instance's life (budget exhausted).
+    pub(crate) logs_dropped: u64,
+}
