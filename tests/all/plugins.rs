@@ -227,3 +227,151 @@ pub fn host_probe() {
         ErrorKind::Guest
     );
 }
+
+/// The discount plugin under its own shipped policy (Shopify's limits).
+fn discount_plugin(engine: &plugbox::Engine) -> plugbox::Plugin {
+    let policy = plugbox::Policy::from_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../plugins/discount/policy.toml"
+    ))
+    .unwrap();
+    plugin(engine, "discount").with_policy(&policy).unwrap()
+}
+
+fn cart(lines: usize, quantity: u32, tags: &str) -> String {
+    let lines: Vec<String> = (0..lines)
+        .map(|i| {
+            format!(
+                r#"{{"id":"gid://shop/CartLine/{i}","quantity":{quantity},"price_cents":1999}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"lines":[{}],"customer":{{"tags":[{tags}]}}}}"#,
+        lines.join(",")
+    )
+}
+
+#[test]
+pub fn discount() {
+    let engine = engine();
+    let discount = discount_plugin(&engine);
+    assert!(!discount.imports_wasi(), "a pure function imports no WASI");
+    let mut instance = discount.instantiate().unwrap();
+    let answer = |instance: &mut plugbox::Instance, input: &str| {
+        String::from_utf8(instance.call(input.as_bytes()).unwrap().output).unwrap()
+    };
+    // VIP: 15% (the policy's vip_percent) off every line, free shipping.
+    assert_eq!(
+        answer(&mut instance, &cart(2, 3, r#""vip""#)),
+        concat!(
+            r#"{"discounts":[{"target":"gid://shop/CartLine/0","percentage":15,"amount_cents":899,"message":"VIP discount"},"#,
+            r#"{"target":"gid://shop/CartLine/1","percentage":15,"amount_cents":899,"message":"VIP discount"},"#,
+            r#"{"target":"shipping","percentage":100,"amount_cents":0,"message":"free shipping"}],"total_off_cents":1798}"#
+        )
+    );
+    // Bulk: 5% off the line of 10; the subtotal earns free shipping.
+    assert_eq!(
+        answer(&mut instance, &cart(1, 10, "")),
+        concat!(
+            r#"{"discounts":[{"target":"gid://shop/CartLine/0","percentage":5,"amount_cents":999,"message":"bulk discount"},"#,
+            r#"{"target":"shipping","percentage":100,"amount_cents":0,"message":"free shipping"}],"total_off_cents":999}"#
+        )
+    );
+    // Nothing applies.
+    assert_eq!(
+        answer(&mut instance, &cart(1, 1, "")),
+        r#"{"discounts":[],"total_off_cents":0}"#
+    );
+    // The plugin's own error.
+    let error = instance.call(br#"{"lines":[]}"#).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Guest);
+    assert_eq!(error.message(), "cart has no lines");
+    // Deterministic: the same cart, the same answer, on any instance.
+    let mut other = discount.instantiate().unwrap();
+    assert_eq!(
+        answer(&mut instance, &cart(3, 12, "")),
+        answer(&mut other, &cart(3, 12, ""))
+    );
+}
+
+#[test]
+fn discount_fits_shopify_limits_with_200_lines() {
+    let engine = engine();
+    let discount = discount_plugin(&engine);
+    let limits = *discount.limits();
+    assert_eq!(limits.fuel_per_call(), 11_000_000);
+    assert_eq!(limits.memory_bytes(), 10 << 20);
+    assert_eq!(limits.input_bytes(), 128_000);
+    assert_eq!(limits.output_bytes(), 20_000);
+    let big = cart(200, 2, r#""vip""#);
+    assert!(big.len() < 128_000);
+    let mut instance = discount.instantiate().unwrap();
+    let response = instance.call(big.as_bytes()).unwrap();
+    assert!(
+        response.fuel_used < 11_000_000,
+        "fuel: {}",
+        response.fuel_used
+    );
+    assert!(
+        response.output.len() < 20_000,
+        "output: {} bytes",
+        response.output.len()
+    );
+    // 2,000 lines would not fit Shopify's 128 kB input limit.
+    let error = instance.call(cart(2000, 2, "").as_bytes()).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InputTooLarge);
+}
+
+fn filter_plugin(engine: &plugbox::Engine) -> plugbox::Plugin {
+    let policy = plugbox::Policy::from_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../plugins/http-filter/policy.toml"
+    ))
+    .unwrap();
+    plugin(engine, "http-filter").with_policy(&policy).unwrap()
+}
+
+fn request(headers: &str, now_ms: u64) -> String {
+    format!(r#"{{"method":"GET","path":"/orders","headers":[{headers}],"now_ms":{now_ms}}}"#)
+}
+
+#[test]
+pub fn http_filter() {
+    let engine = engine();
+    let filter = filter_plugin(&engine);
+    let mut instance = filter.instantiate().unwrap();
+    let mut answer =
+        |input: String| String::from_utf8(instance.call(input.as_bytes()).unwrap().output).unwrap();
+    // No API key: 401.
+    assert_eq!(
+        answer(request(r#"["accept","*/*"]"#, 0)),
+        r#"{"action":"respond","status":401,"headers":[["www-authenticate","ApiKey header=x-api-key"]],"body":"missing x-api-key header"}"#
+    );
+    // With a key: continue, smuggled internal headers removed.
+    let key = r#"["X-Api-Key","alice"],["x-internal-user","admin"]"#;
+    assert_eq!(
+        answer(request(key, 1_000)),
+        r#"{"action":"continue","add_headers":[["x-plugbox-filter","passed"],["x-ratelimit-remaining","4"]],"remove_headers":["x-internal-user"]}"#
+    );
+    // Four more pass, the sixth in the window gets 429 with retry-after.
+    for _ in 0..4 {
+        assert!(answer(request(key, 2_000)).contains(r#""action":"continue""#));
+    }
+    assert_eq!(
+        answer(request(key, 30_000)),
+        r#"{"action":"respond","status":429,"headers":[["retry-after","30"]],"body":"too many requests"}"#
+    );
+    // Another key has its own budget; a new window resets alice's.
+    assert!(answer(request(r#"["x-api-key","bob"]"#, 30_000)).contains("continue"));
+    assert!(answer(request(key, 61_000)).contains(r#""x-ratelimit-remaining","4""#));
+    // Counters live in the store, not the instance: a fresh instance (same
+    // plugin, same namespace) sees them.
+    let mut fresh = filter.instantiate().unwrap();
+    let output = fresh.call(request(key, 62_000).as_bytes()).unwrap().output;
+    assert!(
+        String::from_utf8(output)
+            .unwrap()
+            .contains(r#""x-ratelimit-remaining","3""#)
+    );
+}
