@@ -131,6 +131,13 @@ fn build(workspace: &Path, target_dir: &Path, plugin: &PluginCrate) {
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("CARGO_TARGET_DIR")
+        // Under `cargo clippy` the outer build runs rustc through clippy with
+        // its own arguments (`-D warnings`); the plugins are linted on their
+        // own (`.ci/run`), not turned into build failures here.
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("CLIPPY_ARGS")
+        .env_remove("CLIPPY_CONF_DIR")
         // Small plugins: no DWARF. The name section stays, so wasm backtraces
         // still name the functions.
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false");

@@ -73,7 +73,7 @@ fn discounts(Json(cart): Json<Cart>) -> Result<Json<Discounts>, String> {
     let bulk_quantity = setting("bulk_quantity", 10);
     let bulk_percent = setting("bulk_percent", 5).min(100) as u32;
     let free_shipping = setting("free_shipping_cents", 10_000);
-    let vip = cart.customer.tags.iter().any(|tag| *tag == vip_tag);
+    let vip = cart.customer.tags.contains(&vip_tag);
 
     let mut result = Discounts {
         discounts: Vec::new(),
