@@ -45,6 +45,7 @@ pub struct EngineBuilder {
     max_wasm_stack: usize,
     epoch_tick: Duration,
     keep_resident_bytes: usize,
+    max_async_calls: u32,
     cache_dir: Option<PathBuf>,
     kv_store: KvHandle,
 }
@@ -67,6 +68,7 @@ impl Default for EngineBuilder {
             max_wasm_stack: 512 << 10,
             epoch_tick: Duration::from_millis(1),
             keep_resident_bytes: 256 << 10,
+            max_async_calls: 100,
             cache_dir: None,
             kv_store: KvHandle(Arc::new(MemoryKv::new())),
         }
@@ -122,6 +124,16 @@ impl EngineBuilder {
     /// than with none).
     pub fn keep_resident_bytes(mut self, bytes: usize) -> Self {
         self.keep_resident_bytes = bytes;
+        self
+    }
+
+    /// Most [`Instance::call_async`](crate::Instance::call_async) calls in
+    /// flight at once: each needs a fiber stack, reserved up front by the
+    /// pooling allocator (2 MiB of address space and a guard page each).
+    /// One more in flight fails with [`ErrorKind::PoolExhausted`]. Ignored
+    /// by [`Allocator::OnDemand`], which maps stacks per call. Default: 100.
+    pub fn max_async_calls(mut self, calls: u32) -> Self {
+        self.max_async_calls = calls;
         self
     }
 
@@ -222,9 +234,9 @@ impl EngineBuilder {
                 .max_memory_size(self.memory_slot_bytes)
                 .linear_memory_keep_resident(self.keep_resident_bytes)
                 .table_keep_resident(self.keep_resident_bytes.min(16 << 10))
-                // Plugins run synchronously on the caller's thread: no fiber
-                // stacks to reserve.
-                .total_stacks(0);
+                // Fiber stacks for async calls only: sync calls run on the
+                // caller's thread.
+                .total_stacks(self.max_async_calls);
             config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         } else {
             config.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);

@@ -5,6 +5,16 @@ use std::sync::Arc;
 use crate::hostfns::{CallBudget, HostGrants};
 use crate::limits::{Limits, StoreLimiter};
 
+/// How the current call spends its epoch ticks.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct EpochBudget {
+    /// Async calls yield to the executor at every tick; sync calls run until
+    /// their deadline.
+    pub(crate) yield_every_tick: bool,
+    /// Ticks left before the deadline (async calls).
+    pub(crate) ticks_left: u64,
+}
+
 /// What one instance's `Store` holds: its limiter, the host-call grants of
 /// its plugin, its per-call budget and, for plugins that import WASI, its
 /// WASI context.
@@ -12,6 +22,7 @@ pub(crate) struct HostState {
     pub(crate) limiter: StoreLimiter,
     pub(crate) host: Arc<HostGrants>,
     pub(crate) budget: CallBudget,
+    pub(crate) epoch: EpochBudget,
     #[cfg(feature = "wasi")]
     pub(crate) wasi: Option<Box<crate::wasi::WasiState>>,
 }
@@ -23,6 +34,7 @@ impl HostState {
                 log_bytes_left: limits.log_bytes(),
                 logs_dropped: 0,
             },
+            epoch: EpochBudget::default(),
             limiter: StoreLimiter::new(limits),
             host,
             #[cfg(feature = "wasi")]

@@ -2,13 +2,14 @@
 
 use std::time::{Duration, Instant};
 
-use wasmtime::Store;
+use wasmtime::{Store, UpdateDeadline};
 
-use crate::bindings::{self, PluginPre};
+use crate::bindings;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::HostState;
 use crate::limits::{Exceeded, Limits};
+use crate::plugin::Prelinked;
 
 /// One plugin instance: its own linear memory, limits and state, isolated
 /// from every other instance. Create it with
@@ -21,6 +22,7 @@ use crate::limits::{Exceeded, Limits};
 pub struct Instance {
     store: Store<HostState>,
     bindings: bindings::Plugin,
+    async_bindings: bindings::async_exports::Plugin,
     limits: Limits,
     deadline_ticks: u64,
     poisoned: Option<ErrorKind>,
@@ -40,23 +42,36 @@ pub struct Response {
 }
 
 impl Instance {
-    pub(crate) fn new(
-        engine: &Engine,
-        pre: &PluginPre<HostState>,
-        state: HostState,
-    ) -> Result<Self> {
+    pub(crate) fn new(engine: &Engine, pre: &Prelinked, state: HostState) -> Result<Self> {
         let limits = *state.limiter.limits();
         let mut store = Store::new(engine.wasmtime(), state);
         store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_callback(|mut store| {
+            let epoch = &mut store.data_mut().epoch;
+            if !epoch.yield_every_tick || epoch.ticks_left <= 1 {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            epoch.ticks_left -= 1;
+            Ok(UpdateDeadline::Yield(1))
+        });
         let deadline_ticks = engine.deadline_ticks(limits.deadline_per_call());
         // A start function runs under the same budget as one call.
-        arm(&mut store, &limits, deadline_ticks)?;
-        let bindings = pre
+        arm(&mut store, &limits, deadline_ticks, Mode::Sync)?;
+        let instantiated = pre
+            .sync
+            .instance_pre()
             .instantiate(&mut store)
-            .map_err(|error| classify(error, &store, &limits, Stage::Instantiate))?;
+            .and_then(|instance| {
+                let bindings = pre.sync_indices.load(&mut store, &instance)?;
+                let async_bindings = pre.async_indices.load(&mut store, &instance)?;
+                Ok((bindings, async_bindings))
+            });
+        let (bindings, async_bindings) =
+            instantiated.map_err(|error| classify(error, &store, &limits, Stage::Instantiate))?;
         Ok(Self {
             store,
             bindings,
+            async_bindings,
             limits,
             deadline_ticks,
             poisoned: None,
@@ -78,6 +93,53 @@ impl Instance {
     ///   [`Error::wasm_backtrace`]); the instance is poisoned;
     /// - [`ErrorKind::Poisoned`]: an earlier call trapped.
     pub fn call(&mut self, input: &[u8]) -> Result<Response> {
+        self.admit(input)?;
+        arm(
+            &mut self.store,
+            &self.limits,
+            self.deadline_ticks,
+            Mode::Sync,
+        )?;
+        let start = Instant::now();
+        let result = self
+            .bindings
+            .plugbox_plugin_handler()
+            .call_handle(&mut self.store, input);
+        self.finish(result, start.elapsed())
+    }
+
+    /// [`call`](Self::call) for async hosts: the plugin runs on a fiber and
+    /// yields to the executor at every epoch tick (1 ms by default), so a
+    /// long-running or spinning plugin never holds an executor thread for
+    /// longer than that, and thousands of tenants share a few threads. The
+    /// deadline, fuel and every other limit apply as for `call`.
+    ///
+    /// Each call in flight needs a fiber stack from the engine's pool
+    /// ([`EngineBuilder::max_async_calls`](crate::EngineBuilder::max_async_calls)).
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call), and [`ErrorKind::PoolExhausted`] when every
+    /// fiber stack is in use.
+    pub async fn call_async(&mut self, input: &[u8]) -> Result<Response> {
+        self.admit(input)?;
+        arm(
+            &mut self.store,
+            &self.limits,
+            self.deadline_ticks,
+            Mode::Async,
+        )?;
+        let start = Instant::now();
+        let result = self
+            .async_bindings
+            .plugbox_plugin_handler()
+            .call_handle(&mut self.store, input)
+            .await;
+        self.finish(result, start.elapsed())
+    }
+
+    /// Refuses a call to a poisoned instance or with an oversized input.
+    fn admit(&self, input: &[u8]) -> Result<()> {
         if let Some(cause) = self.poisoned {
             return Err(Error::new(
                 ErrorKind::Poisoned,
@@ -90,13 +152,16 @@ impl Instance {
                 format!("{} bytes, limit {}", input.len(), self.limits.input_bytes()),
             ));
         }
-        arm(&mut self.store, &self.limits, self.deadline_ticks)?;
-        let start = Instant::now();
-        let result = self
-            .bindings
-            .plugbox_plugin_handler()
-            .call_handle(&mut self.store, input);
-        let elapsed = start.elapsed();
+        Ok(())
+    }
+
+    /// Turns what the plugin returned into a response or a typed error,
+    /// poisoning the instance on a trap.
+    fn finish(
+        &mut self,
+        result: wasmtime::Result<std::result::Result<Vec<u8>, String>>,
+        elapsed: Duration,
+    ) -> Result<Response> {
         let fuel_used = self
             .limits
             .fuel_per_call()
@@ -184,11 +249,31 @@ impl std::fmt::Debug for Instance {
     }
 }
 
+/// How a call runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// On the caller's thread, until done or the deadline.
+    Sync,
+    /// On a fiber, yielding to the executor at every epoch tick.
+    Async,
+}
+
 /// Refills fuel, re-arms the deadline, clears the limiter's record and
 /// refills the per-call host budgets.
-fn arm(store: &mut Store<HostState>, limits: &Limits, deadline_ticks: u64) -> Result<()> {
-    store.data_mut().start_call();
-    store.set_epoch_deadline(deadline_ticks);
+fn arm(
+    store: &mut Store<HostState>,
+    limits: &Limits,
+    deadline_ticks: u64,
+    mode: Mode,
+) -> Result<()> {
+    let state = store.data_mut();
+    state.start_call();
+    state.epoch.yield_every_tick = mode == Mode::Async;
+    state.epoch.ticks_left = deadline_ticks;
+    store.set_epoch_deadline(match mode {
+        Mode::Sync => deadline_ticks,
+        Mode::Async => 1,
+    });
     store.set_fuel(limits.fuel_per_call()).map_err(|error| {
         Error::new(ErrorKind::Config, "the engine has fuel disabled").with_wasmtime(error)
     })

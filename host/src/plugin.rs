@@ -39,7 +39,7 @@ pub struct Plugin {
 
 struct Compiled {
     engine: Engine,
-    pre: PluginPre<HostState>,
+    pre: Prelinked,
     info: ComponentInfo,
     fit: WorldFit,
     from_cache: bool,
@@ -75,13 +75,19 @@ impl Plugin {
                 )
                 .with_wasmtime(error)
             })?;
-        let pre = PluginPre::new(instance_pre).map_err(|error| {
+        let mismatch = |error| {
             Error::new(
                 ErrorKind::InterfaceMismatch,
                 "the component's exports do not match the plugbox world",
             )
             .with_wasmtime(error)
-        })?;
+        };
+        let pre = Prelinked {
+            sync_indices: crate::bindings::PluginIndices::new(&instance_pre).map_err(mismatch)?,
+            async_indices: crate::bindings::async_exports::PluginIndices::new(&instance_pre)
+                .map_err(mismatch)?,
+            sync: PluginPre::new(instance_pre).map_err(mismatch)?,
+        };
         Ok(Self {
             compiled: Arc::new(Compiled {
                 engine: engine.clone(),
@@ -207,6 +213,13 @@ impl std::fmt::Debug for Plugin {
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
+}
+
+/// The pre-linked component and where its exports are, for both call styles.
+pub(crate) struct Prelinked {
+    pub(crate) sync: PluginPre<HostState>,
+    pub(crate) sync_indices: crate::bindings::PluginIndices,
+    pub(crate) async_indices: crate::bindings::async_exports::PluginIndices,
 }
 
 /// Describes a component without requiring it to fit the plugbox world: what

@@ -5,6 +5,7 @@
 // Test helpers fail loudly by design.
 #![allow(clippy::unwrap_used)]
 
+mod async_calls;
 mod bad_input;
 mod cache;
 mod capabilities;
