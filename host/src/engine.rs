@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::cache::Cache;
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::HostState;
+use crate::host::HostContext;
 use crate::kv::{KvStore, MemoryKv};
 use crate::ticker::Ticker;
 
@@ -259,9 +259,9 @@ pub struct Engine {
 
 struct EngineInner {
     wasmtime: wasmtime::Engine,
-    linker: wasmtime::component::Linker<HostState>,
+    linker: wasmtime::component::Linker<HostContext>,
     #[cfg(feature = "wasi")]
-    wasi_linker: wasmtime::component::Linker<HostState>,
+    wasi_linker: wasmtime::component::Linker<HostContext>,
     cache: Option<Cache>,
     settings: EngineBuilder,
     // Declared last: dropped (and joined) after everything else.
@@ -322,7 +322,7 @@ impl Engine {
     }
 
     /// The linker for a component: with WASI if it imports any, else empty.
-    pub(crate) fn linker(&self, needs_wasi: bool) -> &wasmtime::component::Linker<HostState> {
+    pub(crate) fn linker(&self, needs_wasi: bool) -> &wasmtime::component::Linker<HostContext> {
         #[cfg(feature = "wasi")]
         if needs_wasi {
             return &self.inner.wasi_linker;

@@ -15,10 +15,17 @@ pub(crate) struct EpochBudget {
     pub(crate) ticks_left: u64,
 }
 
-/// What one instance's `Store` holds: its limiter, the host-call grants of
-/// its plugin, its per-call budget and, for plugins that import WASI, its
-/// WASI context.
-pub(crate) struct HostState {
+/// The data of every plugbox `Store`: the instance's limiter, the host-call
+/// grants of its plugin, its per-call budgets and, for plugins that import
+/// WASI, its WASI context.
+///
+/// Opaque to embedders, who meet it as the `T` of `Store<T>` and
+/// `Linker<T>` when they bring their own WIT world ([`CustomWorld`]): they
+/// implement their `bindgen!`-generated host traits for it, or link closures
+/// that carry their own state.
+///
+/// [`CustomWorld`]: crate::CustomWorld
+pub struct HostContext {
     pub(crate) limiter: StoreLimiter,
     pub(crate) host: Arc<HostGrants>,
     pub(crate) budget: CallBudget,
@@ -27,7 +34,16 @@ pub(crate) struct HostState {
     pub(crate) wasi: Option<Box<crate::wasi::WasiState>>,
 }
 
-impl HostState {
+impl std::fmt::Debug for HostContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostContext")
+            .field("limits", self.limiter.limits())
+            .field("plugin", &self.host.plugin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HostContext {
     pub(crate) fn new(limits: Limits, host: Arc<HostGrants>) -> Self {
         Self {
             budget: CallBudget {
@@ -46,5 +62,56 @@ impl HostState {
     pub(crate) fn start_call(&mut self) {
         self.limiter.reset();
         self.budget.log_bytes_left = self.limiter.limits().log_bytes();
+    }
+}
+
+/// What a plugin's policy grants its instances, resolved once: limits,
+/// host-function grants and WASI capabilities. Shared by [`Plugin`] and
+/// [`CustomPlugin`](crate::CustomPlugin).
+///
+/// [`Plugin`]: crate::Plugin
+#[derive(Debug, Clone)]
+pub(crate) struct Authority {
+    pub(crate) limits: Limits,
+    pub(crate) host: Arc<HostGrants>,
+    #[cfg(feature = "wasi")]
+    pub(crate) wasi: Arc<crate::wasi::Grants>,
+}
+
+impl Authority {
+    /// Default limits, nothing granted.
+    pub(crate) fn deny_all(default_name: &str) -> Self {
+        Self {
+            limits: Limits::default(),
+            host: Arc::new(HostGrants::deny_all(default_name)),
+            #[cfg(feature = "wasi")]
+            wasi: Arc::new(crate::wasi::Grants::deny_all()),
+        }
+    }
+
+    /// Validates and resolves `policy`.
+    pub(crate) fn from_policy(
+        engine: &crate::Engine,
+        policy: &crate::Policy,
+        default_name: &str,
+    ) -> crate::Result<Self> {
+        Ok(Self {
+            limits: policy.limits(),
+            host: Arc::new(HostGrants::configure(engine, policy, default_name)?),
+            #[cfg(feature = "wasi")]
+            wasi: Arc::new(crate::wasi::Grants::configure(policy)?),
+        })
+    }
+
+    /// A fresh store context for one instance.
+    pub(crate) fn context(&self, imports_wasi: bool) -> crate::Result<HostContext> {
+        #[cfg_attr(not(feature = "wasi"), allow(unused_mut))]
+        let mut context = HostContext::new(self.limits, Arc::clone(&self.host));
+        #[cfg(feature = "wasi")]
+        if imports_wasi {
+            context.wasi = Some(Box::new(self.wasi.build()?));
+        }
+        let _ = imports_wasi;
+        Ok(context)
     }
 }

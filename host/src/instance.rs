@@ -7,7 +7,7 @@ use wasmtime::{Store, UpdateDeadline};
 use crate::bindings;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::HostState;
+use crate::host::HostContext;
 use crate::limits::{Exceeded, Limits};
 use crate::plugin::Prelinked;
 
@@ -20,7 +20,7 @@ use crate::plugin::Prelinked;
 /// call fails with [`ErrorKind::Poisoned`]. Drop it and instantiate a fresh
 /// one; with the pooling allocator that takes microseconds.
 pub struct Instance {
-    store: Store<HostState>,
+    store: Store<HostContext>,
     bindings: bindings::Plugin,
     async_bindings: bindings::async_exports::Plugin,
     limits: Limits,
@@ -42,19 +42,8 @@ pub struct Response {
 }
 
 impl Instance {
-    pub(crate) fn new(engine: &Engine, pre: &Prelinked, state: HostState) -> Result<Self> {
-        let limits = *state.limiter.limits();
-        let mut store = Store::new(engine.wasmtime(), state);
-        store.limiter(|state| &mut state.limiter);
-        store.epoch_deadline_callback(|mut store| {
-            let epoch = &mut store.data_mut().epoch;
-            if !epoch.yield_every_tick || epoch.ticks_left <= 1 {
-                return Ok(UpdateDeadline::Interrupt);
-            }
-            epoch.ticks_left -= 1;
-            Ok(UpdateDeadline::Yield(1))
-        });
-        let deadline_ticks = engine.deadline_ticks(limits.deadline_per_call());
+    pub(crate) fn new(engine: &Engine, pre: &Prelinked, state: HostContext) -> Result<Self> {
+        let (mut store, limits, deadline_ticks) = new_store(engine, state);
         // A start function runs under the same budget as one call.
         arm(&mut store, &limits, deadline_ticks, Mode::Sync)?;
         let instantiated = pre
@@ -249,9 +238,27 @@ impl std::fmt::Debug for Instance {
     }
 }
 
+/// A store for one instance, with its limiter and epoch handling installed;
+/// also its limits and the epoch ticks of its deadline.
+pub(crate) fn new_store(engine: &Engine, state: HostContext) -> (Store<HostContext>, Limits, u64) {
+    let limits = *state.limiter.limits();
+    let mut store = Store::new(engine.wasmtime(), state);
+    store.limiter(|state| &mut state.limiter);
+    store.epoch_deadline_callback(|mut store| {
+        let epoch = &mut store.data_mut().epoch;
+        if !epoch.yield_every_tick || epoch.ticks_left <= 1 {
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        epoch.ticks_left -= 1;
+        Ok(UpdateDeadline::Yield(1))
+    });
+    let deadline_ticks = engine.deadline_ticks(limits.deadline_per_call());
+    (store, limits, deadline_ticks)
+}
+
 /// How a call runs.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     /// On the caller's thread, until done or the deadline.
     Sync,
     /// On a fiber, yielding to the executor at every epoch tick.
@@ -260,8 +267,8 @@ enum Mode {
 
 /// Refills fuel, re-arms the deadline, clears the limiter's record and
 /// refills the per-call host budgets.
-fn arm(
-    store: &mut Store<HostState>,
+pub(crate) fn arm(
+    store: &mut Store<HostContext>,
     limits: &Limits,
     deadline_ticks: u64,
     mode: Mode,
@@ -280,15 +287,15 @@ fn arm(
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Stage {
+pub(crate) enum Stage {
     Instantiate,
     Call,
 }
 
 /// Turns a wasmtime error from instantiation or a call into a typed error.
-fn classify(
+pub(crate) fn classify(
     error: wasmtime::Error,
-    store: &Store<HostState>,
+    store: &Store<HostContext>,
     limits: &Limits,
     stage: Stage,
 ) -> Error {

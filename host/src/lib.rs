@@ -55,6 +55,7 @@
 
 mod bindings;
 mod cache;
+mod custom;
 mod describe;
 mod engine;
 mod error;
@@ -70,9 +71,11 @@ mod ticker;
 mod wasi;
 mod world;
 
+pub use custom::{CustomInstance, CustomPlugin, CustomResponse, CustomWorld};
 pub use describe::{ComponentInfo, Function, Item, ItemKind};
 pub use engine::{Allocator, Engine, EngineBuilder};
 pub use error::{Error, ErrorKind, Result};
+pub use host::HostContext;
 pub use instance::{Instance, Response};
 pub use kv::{KvError, KvStore, MemoryKv, Quota};
 pub use limits::Limits;
@@ -81,6 +84,9 @@ pub use policy::Policy;
 pub use ticker::TickerProbe;
 #[cfg(feature = "wasi")]
 pub use wasi::Captured;
+/// The wasmtime this crate is built on, for embedders who `bindgen!` their
+/// own worlds ([`CustomWorld`]): `bindgen!({ ..., wasmtime_crate: plugbox::wasmtime })`.
+pub use wasmtime;
 pub use world::{
     HANDLE_FUNCTION, HANDLE_SIGNATURE, HANDLER_INTERFACE, HOST_INTERFACES, WORLD, WorldFit,
 };

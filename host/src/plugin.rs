@@ -8,8 +8,7 @@ use crate::cache::{self, Miss};
 use crate::describe::ComponentInfo;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::HostState;
-use crate::hostfns::HostGrants;
+use crate::host::{Authority, HostContext};
 use crate::instance::Instance;
 use crate::limits::Limits;
 use crate::world::WorldFit;
@@ -31,10 +30,7 @@ use crate::world::WorldFit;
 #[derive(Clone)]
 pub struct Plugin {
     compiled: Arc<Compiled>,
-    limits: Limits,
-    host: Arc<HostGrants>,
-    #[cfg(feature = "wasi")]
-    grants: Arc<crate::wasi::Grants>,
+    authority: Authority,
 }
 
 struct Compiled {
@@ -62,7 +58,7 @@ impl Plugin {
     ///   the engine's memory slots.
     pub fn new(engine: &Engine, bytes: &[u8]) -> Result<Self> {
         let (component, from_cache) = compile(engine, bytes)?;
-        let default_name = format!("plugin-{}", &cache::hex(&cache::content_hash(bytes))[..16]);
+        let default_name = default_name(bytes);
         let info = ComponentInfo::of(&component);
         let fit = info.check_plugbox_world(cfg!(feature = "wasi"))?;
         let instance_pre = engine
@@ -97,10 +93,7 @@ impl Plugin {
                 from_cache,
                 default_name: default_name.clone(),
             }),
-            limits: Limits::default(),
-            host: Arc::new(HostGrants::deny_all(&default_name)),
-            #[cfg(feature = "wasi")]
-            grants: Arc::new(crate::wasi::Grants::deny_all()),
+            authority: Authority::deny_all(&default_name),
         })
     }
 
@@ -123,10 +116,10 @@ impl Plugin {
     pub fn with_limits(&self, limits: Limits) -> Self {
         Self {
             compiled: Arc::clone(&self.compiled),
-            limits,
-            host: Arc::clone(&self.host),
-            #[cfg(feature = "wasi")]
-            grants: Arc::clone(&self.grants),
+            authority: Authority {
+                limits,
+                ..self.authority.clone()
+            },
         }
     }
 
@@ -146,20 +139,17 @@ impl Plugin {
     pub fn with_policy(&self, policy: &crate::Policy) -> Result<Self> {
         Ok(Self {
             compiled: Arc::clone(&self.compiled),
-            limits: policy.limits(),
-            host: Arc::new(HostGrants::configure(
+            authority: Authority::from_policy(
                 &self.compiled.engine,
                 policy,
                 &self.compiled.default_name,
-            )?),
-            #[cfg(feature = "wasi")]
-            grants: Arc::new(crate::wasi::Grants::configure(policy)?),
+            )?,
         })
     }
 
     /// The limits new instances get.
     pub fn limits(&self) -> &Limits {
-        &self.limits
+        &self.authority.limits
     }
 
     /// The component's imports and exports.
@@ -196,11 +186,7 @@ impl Plugin {
     /// when the component needs more than its [`Limits`] allow up front; a
     /// trap kind if its start function traps.
     pub fn instantiate(&self) -> Result<Instance> {
-        let mut state = HostState::new(self.limits, Arc::clone(&self.host));
-        #[cfg(feature = "wasi")]
-        if self.compiled.fit.imports_wasi {
-            state.wasi = Some(Box::new(self.grants.build()?));
-        }
+        let state = self.authority.context(self.compiled.fit.imports_wasi)?;
         Instance::new(&self.compiled.engine, &self.compiled.pre, state)
     }
 }
@@ -210,14 +196,14 @@ impl std::fmt::Debug for Plugin {
         f.debug_struct("Plugin")
             .field("imports_wasi", &self.compiled.fit.imports_wasi)
             .field("from_cache", &self.compiled.from_cache)
-            .field("limits", &self.limits)
+            .field("limits", &self.authority.limits)
             .finish_non_exhaustive()
     }
 }
 
 /// The pre-linked component and where its exports are, for both call styles.
 pub(crate) struct Prelinked {
-    pub(crate) sync: PluginPre<HostState>,
+    pub(crate) sync: PluginPre<HostContext>,
     pub(crate) sync_indices: crate::bindings::PluginIndices,
     pub(crate) async_indices: crate::bindings::async_exports::PluginIndices,
 }
@@ -233,8 +219,16 @@ pub fn inspect(engine: &Engine, bytes: &[u8]) -> Result<ComponentInfo> {
     Ok(ComponentInfo::of(&component))
 }
 
+/// A plugin's name when its policy gives none: from its content hash.
+pub(crate) fn default_name(bytes: &[u8]) -> String {
+    format!("plugin-{}", &cache::hex(&cache::content_hash(bytes))[..16])
+}
+
 /// The compiled component, from the cache when possible.
-fn compile(engine: &Engine, bytes: &[u8]) -> Result<(wasmtime::component::Component, bool)> {
+pub(crate) fn compile(
+    engine: &Engine,
+    bytes: &[u8],
+) -> Result<(wasmtime::component::Component, bool)> {
     check_header(bytes)?;
     check_initial_memory(engine, bytes)?;
     let key = engine.cache().map(|_| cache::content_hash(bytes));

@@ -9,6 +9,7 @@ mod async_calls;
 mod bad_input;
 mod cache;
 mod capabilities;
+mod custom_world;
 mod engine;
 mod host_functions;
 mod isolation;

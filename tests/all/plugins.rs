@@ -8,6 +8,9 @@ use plugbox::{ErrorKind, Limits};
 
 use crate::{assert_engine_still_serves, engine, plugin};
 
+/// The custom-world plugin's test lives with the custom-world tests.
+pub use crate::custom_world::scorer;
+
 #[test]
 pub fn hello() {
     let engine = engine();

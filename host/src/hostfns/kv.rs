@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::bindings::plugbox::plugin::kv::{Error as GuestError, Host};
-use crate::host::HostState;
+use crate::host::HostContext;
 use crate::kv::{KvError, KvStore, Quota};
 
 /// A granted key-value store.
@@ -23,7 +23,7 @@ impl std::fmt::Debug for Grant {
     }
 }
 
-impl HostState {
+impl HostContext {
     /// Runs `op` against the granted store, or refuses: no grant, or a key
     /// longer than allowed.
     fn with_kv<T>(
@@ -49,7 +49,7 @@ impl HostState {
     }
 }
 
-impl Host for HostState {
+impl Host for HostContext {
     fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, GuestError>> {
         self.with_kv(&key, |grant| grant.store.get(&grant.namespace, &key))
     }

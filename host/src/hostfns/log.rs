@@ -2,9 +2,9 @@
 //! `plugbox::plugin`, with the plugin's name), bounded per call.
 
 use crate::bindings::plugbox::plugin::log::{Host, Level};
-use crate::host::HostState;
+use crate::host::HostContext;
 
-impl Host for HostState {
+impl Host for HostContext {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
         let budget = &mut self.budget;
         if message.len() > budget.log_bytes_left {

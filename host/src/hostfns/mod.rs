@@ -16,7 +16,7 @@ use wasmtime::component::{HasSelf, Linker};
 use crate::bindings;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::HostState;
+use crate::host::HostContext;
 use crate::kv::Quota;
 use crate::policy::Policy;
 
@@ -73,12 +73,11 @@ impl HostGrants {
 }
 
 /// Adds the plugbox host functions to `linker`.
-pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
-    bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state).map_err(
-        |error| {
+pub(crate) fn add_to_linker(linker: &mut Linker<HostContext>) -> Result<()> {
+    bindings::Plugin::add_to_linker::<HostContext, HasSelf<HostContext>>(linker, |state| state)
+        .map_err(|error| {
             Error::new(ErrorKind::Config, "linking the plugbox host functions").with_wasmtime(error)
-        },
-    )
+        })
 }
 
 /// Per-instance accounting of host calls, reset at every call.

@@ -24,7 +24,7 @@ pub use stdio::Captured;
 pub(crate) use stdio::Outputs;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::host::HostState;
+use crate::host::HostContext;
 use crate::policy::Policy;
 
 /// A policy's capabilities, resolved once per plugin.
@@ -80,7 +80,7 @@ pub(crate) struct WasiState {
     pub(crate) outputs: stdio::Outputs,
 }
 
-impl WasiView for HostState {
+impl WasiView for HostContext {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         // Built at instantiation for every plugin linked with WASI; the
         // fallback only keeps this infallible.
@@ -99,7 +99,7 @@ impl WasiView for HostState {
 }
 
 /// The linker holding every WASI preview 2 interface (synchronous bindings).
-pub(crate) fn linker(engine: &wasmtime::Engine) -> Result<Linker<HostState>> {
+pub(crate) fn linker(engine: &wasmtime::Engine) -> Result<Linker<HostContext>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|error| {
         Error::new(ErrorKind::Config, "linking WASI preview 2").with_wasmtime(error)

@@ -1,0 +1,251 @@
+//! Custom worlds: an embedder's own WIT world, with plugbox's engine,
+//! pooling, limits, capabilities and error kinds.
+//!
+//! The embedder `bindgen!`s their world with wasmtime as usual, adds their
+//! host functions to a [`CustomWorld`] (which already holds plugbox's host
+//! functions and WASI), loads components with [`CustomPlugin`], and calls
+//! exports inside [`CustomInstance::call`], which arms fuel and the deadline,
+//! classifies failures into [`ErrorKind`]s and poisons the instance on a
+//! trap. `host/examples/custom_world.rs` is a complete example.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::Store;
+use wasmtime::component::{InstancePre, Linker};
+
+use crate::describe::ComponentInfo;
+use crate::engine::Engine;
+use crate::error::{Error, ErrorKind, Result};
+use crate::host::{Authority, HostContext};
+use crate::instance::{Mode, Stage, arm, classify, new_store};
+use crate::limits::Limits;
+use crate::plugin::{compile, default_name};
+use crate::world::is_wasi_import;
+
+/// A linker for an embedder's world: plugbox's host functions (`log`,
+/// `config`, `kv`), WASI preview 2, and whatever the embedder adds.
+#[derive(Clone)]
+pub struct CustomWorld {
+    linker: Arc<Linker<HostContext>>,
+}
+
+impl CustomWorld {
+    /// Starts from the engine's linker and lets `add` define the embedder's
+    /// imports, e.g. `MyWorld::add_to_linker::<_, HasSelf<_>>(linker, |c| c)`
+    /// with the world's host traits implemented for [`HostContext`].
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`] if `add` fails (e.g. defines a name twice).
+    pub fn new(
+        engine: &Engine,
+        add: impl FnOnce(&mut Linker<HostContext>) -> wasmtime::Result<()>,
+    ) -> Result<Self> {
+        let mut linker = engine.linker(true).clone();
+        add(&mut linker).map_err(|error| {
+            Error::new(
+                ErrorKind::Config,
+                "adding the embedder's imports to the linker",
+            )
+            .with_wasmtime(error)
+        })?;
+        Ok(Self {
+            linker: Arc::new(linker),
+        })
+    }
+}
+
+impl std::fmt::Debug for CustomWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CustomWorld").finish_non_exhaustive()
+    }
+}
+
+/// A component of a custom world: compiled (or loaded from the engine's
+/// cache), pre-linked against a [`CustomWorld`], ready to instantiate. A
+/// cheap `Clone`, like [`Plugin`](crate::Plugin).
+#[derive(Clone)]
+pub struct CustomPlugin {
+    engine: Engine,
+    pre: Arc<InstancePre<HostContext>>,
+    info: Arc<ComponentInfo>,
+    imports_wasi: bool,
+    default_name: Arc<str>,
+    authority: Authority,
+}
+
+impl CustomPlugin {
+    /// Compiles and pre-links `bytes` against `world`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidComponent`] as for [`Plugin::new`](crate::Plugin::new);
+    /// [`ErrorKind::InterfaceMismatch`] when an import is not provided by
+    /// `world` (the message names it).
+    pub fn new(engine: &Engine, world: &CustomWorld, bytes: &[u8]) -> Result<Self> {
+        let (component, _) = compile(engine, bytes)?;
+        let info = ComponentInfo::of(&component);
+        let imports_wasi = info
+            .imports
+            .iter()
+            .any(|import| is_wasi_import(&import.name));
+        let pre = world.linker.instantiate_pre(&component).map_err(|error| {
+            Error::new(
+                ErrorKind::InterfaceMismatch,
+                "the component's imports do not match the custom world",
+            )
+            .with_wasmtime(error)
+        })?;
+        let default_name = default_name(bytes);
+        Ok(Self {
+            engine: engine.clone(),
+            pre: Arc::new(pre),
+            info: Arc::new(info),
+            imports_wasi,
+            authority: Authority::deny_all(&default_name),
+            default_name: default_name.into(),
+        })
+    }
+
+    /// The same plugin with `limits` for new instances.
+    #[must_use]
+    pub fn with_limits(&self, limits: Limits) -> Self {
+        let mut plugin = self.clone();
+        plugin.authority.limits = limits;
+        plugin
+    }
+
+    /// The same plugin with `policy`'s limits and capabilities.
+    ///
+    /// # Errors
+    ///
+    /// As [`Plugin::with_policy`](crate::Plugin::with_policy).
+    pub fn with_policy(&self, policy: &crate::Policy) -> Result<Self> {
+        let mut plugin = self.clone();
+        plugin.authority = Authority::from_policy(&self.engine, policy, &self.default_name)?;
+        Ok(plugin)
+    }
+
+    /// The component's imports and exports.
+    pub fn info(&self) -> &ComponentInfo {
+        &self.info
+    }
+
+    /// A fresh instance.
+    ///
+    /// # Errors
+    ///
+    /// As [`Plugin::instantiate`](crate::Plugin::instantiate).
+    pub fn instantiate(&self) -> Result<CustomInstance> {
+        let context = self.authority.context(self.imports_wasi)?;
+        let (mut store, limits, deadline_ticks) = new_store(&self.engine, context);
+        arm(&mut store, &limits, deadline_ticks, Mode::Sync)?;
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|error| classify(error, &store, &limits, Stage::Instantiate))?;
+        Ok(CustomInstance {
+            store,
+            instance,
+            limits,
+            deadline_ticks,
+            poisoned: None,
+            _engine: self.engine.clone(),
+        })
+    }
+}
+
+impl std::fmt::Debug for CustomPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CustomPlugin")
+            .field("imports_wasi", &self.imports_wasi)
+            .field("limits", &self.authority.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A live instance of a [`CustomPlugin`].
+pub struct CustomInstance {
+    store: Store<HostContext>,
+    instance: wasmtime::component::Instance,
+    limits: Limits,
+    deadline_ticks: u64,
+    poisoned: Option<ErrorKind>,
+    _engine: Engine,
+}
+
+/// What [`CustomInstance::call`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomResponse<R> {
+    /// What the closure returned.
+    pub value: R,
+    /// Fuel the call consumed.
+    pub fuel_used: u64,
+    /// Wall time of the call.
+    pub elapsed: Duration,
+}
+
+impl CustomInstance {
+    /// Runs `call` — typically `MyWorld::new(store, instance)?.call_foo(store, ...)`
+    /// with the embedder's bindings — under this instance's fuel, deadline
+    /// and memory limits.
+    ///
+    /// # Errors
+    ///
+    /// The trap kinds of [`Instance::call`](crate::Instance::call) (the
+    /// instance is then poisoned), and [`ErrorKind::Poisoned`].
+    pub fn call<R>(
+        &mut self,
+        call: impl FnOnce(
+            &mut Store<HostContext>,
+            &wasmtime::component::Instance,
+        ) -> wasmtime::Result<R>,
+    ) -> Result<CustomResponse<R>> {
+        if let Some(cause) = self.poisoned {
+            return Err(Error::new(
+                ErrorKind::Poisoned,
+                format!("an earlier call trapped ({cause}); instantiate a fresh instance"),
+            ));
+        }
+        arm(
+            &mut self.store,
+            &self.limits,
+            self.deadline_ticks,
+            Mode::Sync,
+        )?;
+        let start = Instant::now();
+        let result = call(&mut self.store, &self.instance);
+        let elapsed = start.elapsed();
+        let fuel_used = self
+            .limits
+            .fuel_per_call()
+            .saturating_sub(self.store.get_fuel().unwrap_or(0));
+        match result {
+            Ok(value) => Ok(CustomResponse {
+                value,
+                fuel_used,
+                elapsed,
+            }),
+            Err(error) => {
+                let error = classify(error, &self.store, &self.limits, Stage::Call);
+                self.poisoned = Some(error.kind());
+                Err(error)
+            }
+        }
+    }
+
+    /// Whether an earlier call trapped.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.is_some()
+    }
+}
+
+impl std::fmt::Debug for CustomInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CustomInstance")
+            .field("limits", &self.limits)
+            .field("poisoned", &self.poisoned)
+            .finish_non_exhaustive()
+    }
+}
