@@ -206,3 +206,42 @@ fn policy_files_grant_capabilities_and_report_their_errors() {
     let output = plugbox(&["run", "--policy", bad.to_str().unwrap()]);
     assert_one_line_failure(&output, 1, "bad.toml:2:1: unknown field `fule`");
 }
+
+#[test]
+fn example_plugins_run_with_their_shipped_policies() {
+    let policy = |name: &str| {
+        format!(
+            "{}/../plugins/{name}/policy.toml",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    };
+    let discount = plugbox(&[
+        "run",
+        "--builtin",
+        "discount",
+        "--policy",
+        &policy("discount"),
+        "--input",
+        r#"{"lines":[{"id":"a","quantity":12,"price_cents":500}]}"#,
+    ]);
+    assert!(discount.status.success(), "{}", stderr(&discount));
+    assert_eq!(
+        stdout(&discount),
+        "{\"discounts\":[{\"target\":\"a\",\"percentage\":5,\"amount_cents\":300,\"message\":\"bulk discount\"}],\"total_off_cents\":300}\n"
+    );
+    let filter = plugbox(&[
+        "run",
+        "--builtin",
+        "http-filter",
+        "--policy",
+        &policy("http-filter"),
+        "--input",
+        r#"{"method":"GET","path":"/","headers":[],"now_ms":0}"#,
+    ]);
+    assert!(filter.status.success(), "{}", stderr(&filter));
+    assert!(
+        stdout(&filter).contains("\"status\":401"),
+        "{}",
+        stdout(&filter)
+    );
+}
