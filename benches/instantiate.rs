@@ -11,7 +11,9 @@
 //! - `keep-resident/<bytes>/hello`: instantiate + first call with pooled
 //!   slots keeping that many bytes resident between tenants;
 //! - `warm-call/pooling/hello`: one call on a live instance;
-//! - `warm-call/pooling/fib-20`: a CPU-bound call (naive fib(20)).
+//! - `warm-call/pooling/fib-20`: a CPU-bound call (naive fib(20));
+//! - `warm-call/pooling-async/hello`: `call_async` on a live instance, driven
+//!   by a current-thread tokio runtime's `block_on` (included in the time).
 //!
 //! Run with `cargo bench -p plugbox-benches`. `RUST_BACKTRACE` is recorded
 //! and unset before anything runs: it makes error paths that capture
@@ -110,6 +112,19 @@ fn warm_call(c: &mut Criterion) {
         b.iter(|| {
             let response = instance.call(black_box(b"20")).expect("call");
             debug_assert_eq!(response.output, b"6765");
+            response
+        });
+    });
+    let mut instance = hello.instantiate().expect("instantiate");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("tokio runtime");
+    group.bench_function(BenchmarkId::new("pooling-async", "hello"), |b| {
+        b.iter(|| {
+            let response = runtime
+                .block_on(instance.call_async(black_box(INPUT)))
+                .expect("call");
+            debug_assert_eq!(response.output, b"HELLO, PLUGBOX");
             response
         });
     });
