@@ -40,11 +40,23 @@ fn the_lean_probe_imports_only_plugbox_interfaces() {
 }
 
 #[test]
-fn logging_within_the_budget_is_accepted() {
-    let mut instance = probe(&crate::engine(), "");
-    assert_eq!(ask(&mut instance, "log info hello from the plugin"), "ok");
-    assert_eq!(ask(&mut instance, "spam 10"), "ok");
-    assert_eq!(instance.logs_dropped(), 0);
+fn logging_within_the_budget_reaches_the_host_logs() {
+    let engine = crate::engine();
+    let events = crate::traced::record(|| {
+        let mut instance = probe(&engine, "name = \"tenant-7\"\n");
+        assert_eq!(ask(&mut instance, "log warn hello from the plugin"), "ok");
+        assert_eq!(ask(&mut instance, "spam 10"), "ok");
+        assert_eq!(instance.logs_dropped(), 0);
+    });
+    let plugin_events: Vec<_> = events
+        .iter()
+        .filter(|event| event.target == "plugbox::plugin")
+        .collect();
+    assert_eq!(plugin_events.len(), 11);
+    let first = plugin_events[0];
+    assert_eq!(first.level, tracing::Level::WARN);
+    assert_eq!(first.field("message"), Some("hello from the plugin"));
+    assert_eq!(first.field("plugin"), Some("tenant-7"));
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod engine;
 mod host_functions;
 mod isolation;
 mod plugins;
+mod traced;
 
 use plugbox::{Allocator, Engine, Plugin};
 
