@@ -102,9 +102,11 @@
 extern crate alloc;
 // The generated bindings name this crate by its absolute path, from inside it too.
 extern crate self as plugbox_guest;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", not(target_arch = "wasm32")))]
 extern crate std;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
 mod payload;
 #[cfg(all(target_arch = "wasm32", not(feature = "std")))]
 mod runtime;

@@ -41,7 +41,10 @@ fn main() {
     // packages of one invocation, and one `std` plugin would otherwise switch
     // the guest SDK's `std` feature on for every lean plugin built with it.
     for plugin in &plugins {
-        build(workspace, &target_dir, plugin);
+        build(workspace, &target_dir, plugin, Some(TARGET));
+        if plugin.has_native_twin {
+            build(workspace, &target_dir, plugin, None);
+        }
     }
 
     let release_dir = target_dir.join(TARGET).join("release");
@@ -59,11 +62,18 @@ fn main() {
         let constant = plugin.name.to_uppercase().replace('-', "_");
         let ident = plugin.name.replace('-', "_");
         let path = file.display().to_string();
+        let native = if plugin.has_native_twin {
+            let twin = target_dir.join("release").join(&plugin.crate_name);
+            assert!(twin.is_file(), "no native twin at {}", twin.display());
+            format!("Some({:?})", twin.display().to_string())
+        } else {
+            "None".to_string()
+        };
         writeln!(
             code,
             "/// The `{name}` plugin (`plugins/{name}`), built for `{TARGET}`.\n\
              pub const {constant}: Artifact = Artifact {{ name: {name:?}, path: {path:?}, \
-             bytes: include_bytes!({path:?}) }};",
+             bytes: include_bytes!({path:?}), native: {native} }};",
             name = plugin.name,
         )
         .expect("write to String");
@@ -94,6 +104,8 @@ struct PluginCrate {
     name: String,
     /// Cargo package name, e.g. `plugbox-plugin-wasi-probe`.
     crate_name: String,
+    /// Whether it has a `src/main.rs`: a native twin for the baseline.
+    has_native_twin: bool,
 }
 
 /// Every directory of `plugins/` with a `Cargo.toml`, except this crate.
@@ -109,6 +121,7 @@ fn discover(plugins_dir: &Path) -> Vec<PluginCrate> {
             (name != "artifacts" && entry.path().join("Cargo.toml").is_file()).then(|| {
                 PluginCrate {
                     crate_name: format!("plugbox-plugin-{name}"),
+                    has_native_twin: entry.path().join("src/main.rs").is_file(),
                     name,
                 }
             })
@@ -118,12 +131,14 @@ fn discover(plugins_dir: &Path) -> Vec<PluginCrate> {
     plugins
 }
 
-fn build(workspace: &Path, target_dir: &Path, plugin: &PluginCrate) {
+/// Builds `plugin`: its library as a component for `target`, or (`None`)
+/// its native twin for the host.
+fn build(workspace: &Path, target_dir: &Path, plugin: &PluginCrate, target: Option<&str>) {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)
-        .args(["build", "--release", "--target", TARGET])
+        .args(["build", "--release"])
         .arg("--target-dir")
         .arg(target_dir)
         // The outer build's flags are for the host, not for wasm.
@@ -141,6 +156,10 @@ fn build(workspace: &Path, target_dir: &Path, plugin: &PluginCrate) {
         // Small plugins: no DWARF. The name section stays, so wasm backtraces
         // still name the functions.
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false");
+    match target {
+        Some(target) => command.args(["--lib", "--target", target]),
+        None => command.arg("--bins"),
+    };
     command.arg("--package").arg(&plugin.crate_name);
     let output = command.output().expect("run cargo to build the plugins");
     if !output.status.success() {

@@ -7,6 +7,7 @@
 
 mod async_calls;
 mod bad_input;
+mod baseline;
 mod cache;
 mod capabilities;
 mod custom_world;

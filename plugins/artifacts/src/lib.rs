@@ -19,6 +19,9 @@ pub struct Artifact {
     pub path: &'static str,
     /// The component's bytes, embedded at compile time.
     pub bytes: &'static [u8],
+    /// Absolute path of its native twin (the same logic as a host
+    /// executable serving framed requests), if it has one.
+    pub native: Option<&'static str>,
 }
 
 include!(concat!(env!("OUT_DIR"), "/plugins.rs"));

@@ -1,0 +1,51 @@
+//! Typed errors of the baseline.
+
+use std::fmt;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+/// Why a baseline call or worker failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BaselineError {
+    /// The worker could not be started.
+    Spawn(std::io::Error),
+    /// The worker exited or was killed by a signal (a crash, or a memory
+    /// limit's OOM kill).
+    WorkerCrashed(ExitStatus),
+    /// The call ran past its deadline; the worker was killed.
+    DeadlineExceeded(Duration),
+    /// The worker broke the framing protocol.
+    Protocol(String),
+    /// The plugin returned an error on purpose (the worker stays usable).
+    Guest(String),
+    /// Talking to the worker failed.
+    Io(std::io::Error),
+    /// The worker was stopped after an earlier failure; start a new one.
+    Stopped,
+}
+
+impl fmt::Display for BaselineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Spawn(error) => write!(f, "cannot start worker: {error}"),
+            Self::WorkerCrashed(status) => write!(f, "worker crashed: {status}"),
+            Self::DeadlineExceeded(deadline) => {
+                write!(f, "deadline of {deadline:?} exceeded; worker killed")
+            }
+            Self::Protocol(why) => write!(f, "protocol violation: {why}"),
+            Self::Guest(message) => write!(f, "plugin returned an error: {message}"),
+            Self::Io(error) => write!(f, "pipe error: {error}"),
+            Self::Stopped => f.write_str("worker stopped after an earlier failure"),
+        }
+    }
+}
+
+impl std::error::Error for BaselineError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Spawn(error) | Self::Io(error) => Some(error),
+            _ => None,
+        }
+    }
+}

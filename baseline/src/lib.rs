@@ -1,0 +1,27 @@
+//! The isolation baseline: one long-lived worker process per tenant, running
+//! a plugin's *native twin* (the same plugin logic as an executable, see
+//! `plugbox_guest::native`) and serving framed requests over pipes, with an
+//! API shaped like plugbox's own: start a tenant, call it with a deadline,
+//! stop it.
+//!
+//! Isolation levels so far: [`Isolation::Process`], a plain spawn (the lower
+//! bound of any process isolation). Namespaces, bubblewrap and OCI runtimes
+//! are the next steps (issue 4).
+//!
+//! ```
+//! use std::time::Duration;
+//! use plugbox_baseline::{Isolation, Worker};
+//!
+//! let twin = plugbox_artifacts::HELLO.native.expect("hello has a native twin");
+//! let mut worker = Worker::start(Isolation::Process, twin)?;
+//! assert_eq!(worker.call(b"hello", Duration::from_secs(5))?, b"HELLO");
+//! worker.stop()?;
+//! # Ok::<(), plugbox_baseline::BaselineError>(())
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+mod worker;
+
+pub use error::BaselineError;
+pub use worker::{Isolation, Worker};

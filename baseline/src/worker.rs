@@ -1,0 +1,177 @@
+//! One tenant's worker process and the calls into it.
+
+use std::io::BufWriter;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use plugbox_frame::{DEFAULT_MAX_FRAME, FrameError, Reply, read_reply, write_request};
+
+use crate::error::BaselineError;
+
+/// How a worker is isolated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Isolation {
+    /// A plain child process: no isolation beyond the OS's process
+    /// boundary. The lower bound of any process-based isolation's cost.
+    Process,
+}
+
+/// A long-lived worker process serving one tenant.
+///
+/// Dropping it kills and reaps the process.
+#[derive(Debug)]
+pub struct Worker {
+    child: Option<Child>,
+    requests: Option<BufWriter<ChildStdin>>,
+    replies: Receiver<Result<Reply, FrameError>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts `binary` (a native twin) under `isolation`.
+    ///
+    /// # Errors
+    ///
+    /// [`BaselineError::Spawn`] if the process cannot be started.
+    pub fn start(isolation: Isolation, binary: impl AsRef<Path>) -> Result<Self, BaselineError> {
+        let mut command = match isolation {
+            Isolation::Process => Command::new(binary.as_ref()),
+        };
+        let mut child = command
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(BaselineError::Spawn)?;
+        let (stdin, stdout) = match (child.stdin.take(), child.stdout.take()) {
+            (Some(stdin), Some(stdout)) => (stdin, stdout),
+            _ => unreachable!("both pipes were requested"),
+        };
+        // Replies are read on a thread so that a call can wait with a
+        // deadline; it ends when the worker's stdout closes.
+        let (sender, replies) = mpsc::channel();
+        let reader = std::thread::Builder::new()
+            .name("plugbox-baseline-reader".into())
+            .spawn(move || {
+                let mut stdout = std::io::BufReader::new(stdout);
+                loop {
+                    let reply = read_reply(&mut stdout, DEFAULT_MAX_FRAME);
+                    let stop = reply.is_err();
+                    if sender.send(reply).is_err() || stop {
+                        return;
+                    }
+                }
+            })
+            .map_err(BaselineError::Spawn)?;
+        Ok(Self {
+            child: Some(child),
+            requests: Some(BufWriter::new(stdin)),
+            replies,
+            reader: Some(reader),
+        })
+    }
+
+    /// Sends `input` and waits up to `deadline` for the answer.
+    ///
+    /// # Errors
+    ///
+    /// [`BaselineError::Guest`] (the worker stays usable); on
+    /// [`BaselineError::DeadlineExceeded`], [`BaselineError::WorkerCrashed`]
+    /// or [`BaselineError::Protocol`] the worker is killed and later calls
+    /// fail with [`BaselineError::Stopped`].
+    pub fn call(&mut self, input: &[u8], deadline: Duration) -> Result<Vec<u8>, BaselineError> {
+        let Some(requests) = self.requests.as_mut() else {
+            return Err(BaselineError::Stopped);
+        };
+        if let Err(error) = write_request(requests, input) {
+            // A closed pipe: the worker is gone.
+            return Err(self.fail(match error {
+                FrameError::Io(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                    BaselineError::Io(error)
+                }
+                _ => BaselineError::Stopped,
+            }));
+        }
+        match self.replies.recv_timeout(deadline) {
+            Ok(Ok(Reply::Output(bytes))) => Ok(bytes),
+            Ok(Ok(Reply::GuestError(message))) => Err(BaselineError::Guest(message)),
+            Ok(Err(FrameError::Truncated)) | Err(RecvTimeoutError::Disconnected) => {
+                Err(self.fail(BaselineError::Stopped))
+            }
+            Ok(Err(error)) => Err(self.fail(BaselineError::Protocol(error.to_string()))),
+            Err(RecvTimeoutError::Timeout) => {
+                Err(self.fail(BaselineError::DeadlineExceeded(deadline)))
+            }
+        }
+    }
+
+    /// Kills the worker and reports why: when its pipes closed under us
+    /// (`Stopped`), the way it exited; otherwise `error` (a worker that dies
+    /// after a protocol violation only died because we stopped reading).
+    fn fail(&mut self, error: BaselineError) -> BaselineError {
+        let crashed = match error {
+            BaselineError::Stopped => self.wait_briefly(),
+            _ => None,
+        };
+        self.kill();
+        match crashed {
+            Some(status) => BaselineError::WorkerCrashed(status),
+            None => error,
+        }
+    }
+
+    /// The exit status of a worker whose pipes closed (it is exiting).
+    fn wait_briefly(&mut self) -> Option<ExitStatus> {
+        let child = self.child.as_mut()?;
+        for _ in 0..100 {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        None
+    }
+
+    fn kill(&mut self) {
+        self.requests = None;
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+
+    /// Closes the worker's stdin and waits for it to exit.
+    ///
+    /// # Errors
+    ///
+    /// [`BaselineError::Io`] if waiting fails; [`BaselineError::Stopped`] if
+    /// it was already stopped.
+    pub fn stop(mut self) -> Result<ExitStatus, BaselineError> {
+        self.requests = None;
+        let mut child = self.child.take().ok_or(BaselineError::Stopped)?;
+        let status = child.wait().map_err(BaselineError::Io)?;
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        Ok(status)
+    }
+
+    /// The worker's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
