@@ -23,6 +23,8 @@ pub enum BaselineError {
     Io(std::io::Error),
     /// The worker was stopped after an earlier failure; start a new one.
     Stopped,
+    /// The isolation level needs a runtime that is not installed (named).
+    RuntimeNotInstalled(&'static str),
 }
 
 impl fmt::Display for BaselineError {
@@ -37,6 +39,7 @@ impl fmt::Display for BaselineError {
             Self::Guest(message) => write!(f, "plugin returned an error: {message}"),
             Self::Io(error) => write!(f, "pipe error: {error}"),
             Self::Stopped => f.write_str("worker stopped after an earlier failure"),
+            Self::RuntimeNotInstalled(runtime) => write!(f, "`{runtime}` is not installed"),
         }
     }
 }

@@ -5,8 +5,11 @@
 //! stop it.
 //!
 //! Isolation levels so far: [`Isolation::Process`], a plain spawn (the lower
-//! bound of any process isolation). Namespaces, bubblewrap and OCI runtimes
-//! are the next steps (issue 4).
+//! bound of any process isolation), and [`Isolation::Bubblewrap`], every
+//! namespace unshared around a root that holds only the (static) twin. A
+//! level whose runtime is missing fails to start with
+//! [`BaselineError::RuntimeNotInstalled`], never silently falls back. Our own
+//! namespace/seccomp/cgroup level and OCI runtimes are the next steps.
 //!
 //! ```
 //! use std::time::Duration;

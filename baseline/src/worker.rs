@@ -18,6 +18,30 @@ pub enum Isolation {
     /// A plain child process: no isolation beyond the OS's process
     /// boundary. The lower bound of any process-based isolation's cost.
     Process,
+    /// bubblewrap (`bwrap`) with every namespace unshared (user, pid, net,
+    /// mount, ipc, uts, cgroup), all capabilities dropped, a clean
+    /// environment, a new session, and a root holding only the twin (read
+    /// only), a private `/proc` and a minimal `/dev`. Twins are static
+    /// executables, so nothing else is needed.
+    Bubblewrap,
+}
+
+impl Isolation {
+    /// The external runtime this level needs, if any.
+    pub fn runtime(self) -> Option<&'static str> {
+        match self {
+            Self::Process => None,
+            Self::Bubblewrap => Some("bwrap"),
+        }
+    }
+}
+
+/// `name` in `$PATH`, if installed.
+pub(crate) fn find_in_path(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
 }
 
 /// A long-lived worker process serving one tenant.
@@ -38,8 +62,22 @@ impl Worker {
     ///
     /// [`BaselineError::Spawn`] if the process cannot be started.
     pub fn start(isolation: Isolation, binary: impl AsRef<Path>) -> Result<Self, BaselineError> {
+        let binary = binary.as_ref();
         let mut command = match isolation {
-            Isolation::Process => Command::new(binary.as_ref()),
+            Isolation::Process => Command::new(binary),
+            Isolation::Bubblewrap => {
+                let bwrap =
+                    find_in_path("bwrap").ok_or(BaselineError::RuntimeNotInstalled("bwrap"))?;
+                let mut command = Command::new(bwrap);
+                command
+                    .args(["--unshare-all", "--die-with-parent", "--new-session"])
+                    .args(["--cap-drop", "ALL", "--clearenv"])
+                    .args(["--proc", "/proc", "--dev", "/dev"])
+                    .arg("--ro-bind")
+                    .arg(binary)
+                    .args(["/twin", "/twin"]);
+                command
+            }
         };
         let mut child = command
             .env_clear()

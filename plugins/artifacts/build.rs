@@ -63,7 +63,10 @@ fn main() {
         let ident = plugin.name.replace('-', "_");
         let path = file.display().to_string();
         let native = if plugin.has_native_twin {
-            let twin = target_dir.join("release").join(&plugin.crate_name);
+            let twin = target_dir
+                .join(env::var("HOST").expect("set by cargo"))
+                .join("release")
+                .join(&plugin.crate_name);
             assert!(twin.is_file(), "no native twin at {}", twin.display());
             format!("Some({:?})", twin.display().to_string())
         } else {
@@ -143,7 +146,6 @@ fn build(workspace: &Path, target_dir: &Path, plugin: &PluginCrate, target: Opti
         .arg(target_dir)
         // The outer build's flags are for the host, not for wasm.
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("CARGO_TARGET_DIR")
         // Under `cargo clippy` the outer build runs rustc through clippy with
@@ -158,9 +160,18 @@ fn build(workspace: &Path, target_dir: &Path, plugin: &PluginCrate, target: Opti
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false");
     match target {
         Some(target) => command.args(["--lib", "--target", target]),
-        None => command.arg("--bins"),
+        // Native twins are static executables, so that a sandbox can hold
+        // nothing but the binary (no libc, no loader). Naming the host target
+        // keeps the flag off build scripts and proc macros.
+        None => command
+            .args(["--bins", "--target"])
+            .arg(env::var("HOST").expect("set by cargo"))
+            .env("RUSTFLAGS", "-C target-feature=+crt-static"),
     };
     command.arg("--package").arg(&plugin.crate_name);
+    if target.is_some() {
+        command.env_remove("RUSTFLAGS");
+    }
     let output = command.output().expect("run cargo to build the plugins");
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);

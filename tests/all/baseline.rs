@@ -93,3 +93,85 @@ fn dropped_workers_leave_no_process_behind() {
         );
     }
 }
+
+#[test]
+fn bubblewrap_twins_answer_like_the_wasm_plugins() {
+    let engine = crate::engine();
+    let mut wasm = crate::plugin(&engine, "hello").instantiate().unwrap();
+    let mut worker = Worker::start(Isolation::Bubblewrap, twin("hello")).unwrap();
+    for input in ["hello, plugbox", "straße", ""] {
+        assert_eq!(
+            worker.call(input.as_bytes(), GENEROUS).unwrap(),
+            wasm.call(input.as_bytes()).unwrap().output
+        );
+    }
+    assert!(worker.stop().unwrap().success());
+}
+
+/// Runs one probe command in a fresh worker of the `wasi-probe` twin.
+fn probe(isolation: Isolation, command: &str) -> String {
+    let mut worker = Worker::start(isolation, twin("wasi-probe")).unwrap();
+    String::from_utf8(worker.call(command.as_bytes(), GENEROUS).unwrap()).unwrap()
+}
+
+#[test]
+fn a_plain_process_sees_the_host() {
+    // The lower bound isolates nothing: that is what it measures.
+    let hostname = std::fs::read_to_string("/etc/hostname").unwrap();
+    assert_eq!(probe(Isolation::Process, "read /etc/hostname"), hostname);
+}
+
+#[test]
+fn bubblewrap_hides_host_files() {
+    assert_eq!(
+        probe(Isolation::Bubblewrap, "read /etc/hostname"),
+        "error: NotFound"
+    );
+    assert_eq!(probe(Isolation::Bubblewrap, "list /"), "dev\nproc\ntwin");
+    // Nothing from the host's environment (bwrap sets only PWD).
+    assert_eq!(probe(Isolation::Bubblewrap, "env"), "PWD=/\n");
+    assert_eq!(
+        probe(Isolation::Bubblewrap, "write /twin overwritten"),
+        "error: ReadOnlyFilesystem"
+    );
+}
+
+#[test]
+fn bubblewrap_hides_host_processes() {
+    let listing = probe(Isolation::Bubblewrap, "list /proc");
+    let pids: Vec<u32> = listing
+        .lines()
+        .filter_map(|name| name.parse().ok())
+        .collect();
+    assert!(
+        !pids.is_empty() && pids.len() <= 3,
+        "pids visible: {pids:?}"
+    );
+    assert!(
+        !pids.contains(&std::process::id()),
+        "the host's test process is visible"
+    );
+}
+
+#[test]
+fn bubblewrap_cuts_the_network() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap();
+    // Without isolation the same probe connects (the test is live).
+    assert_eq!(
+        probe(Isolation::Process, &format!("connect {address}")),
+        "connected"
+    );
+    let (_accepted, _) = listener.accept().unwrap();
+    let answer = probe(Isolation::Bubblewrap, &format!("connect {address}"));
+    assert!(
+        answer.starts_with("error: "),
+        "connected from the sandbox: {answer}"
+    );
+    let accepted = listener.accept();
+    assert!(
+        matches!(&accepted, Err(error) if error.kind() == std::io::ErrorKind::WouldBlock),
+        "the listener saw a connection: {accepted:?}"
+    );
+}
