@@ -24,7 +24,9 @@
 #![warn(missing_docs)]
 
 mod error;
+mod oci;
 mod worker;
 
 pub use error::BaselineError;
+pub use oci::{MEMORY_LIMIT_BYTES, PIDS_LIMIT};
 pub use worker::{Isolation, Worker};

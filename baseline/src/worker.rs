@@ -24,6 +24,11 @@ pub enum Isolation {
     /// only), a private `/proc` and a minimal `/dev`. Twins are static
     /// executables, so nothing else is needed.
     Bubblewrap,
+    /// runc, the reference OCI runtime: a generated bundle per tenant (an
+    /// empty read-only root with the twin bind-mounted, pid/net/ipc/uts/mount
+    /// namespaces, no capabilities, no_new_privs, an unprivileged user, and
+    /// a cgroup limiting memory and processes).
+    Runc,
 }
 
 impl Isolation {
@@ -32,6 +37,7 @@ impl Isolation {
         match self {
             Self::Process => None,
             Self::Bubblewrap => Some("bwrap"),
+            Self::Runc => Some("runc"),
         }
     }
 }
@@ -53,6 +59,8 @@ pub struct Worker {
     requests: Option<BufWriter<ChildStdin>>,
     replies: Receiver<Result<Reply, FrameError>>,
     reader: Option<JoinHandle<()>>,
+    // Dropped after the process: removes the container and its bundle.
+    bundle: Option<crate::oci::Bundle>,
 }
 
 impl Worker {
@@ -63,6 +71,7 @@ impl Worker {
     /// [`BaselineError::Spawn`] if the process cannot be started.
     pub fn start(isolation: Isolation, binary: impl AsRef<Path>) -> Result<Self, BaselineError> {
         let binary = binary.as_ref();
+        let mut bundle = None;
         let mut command = match isolation {
             Isolation::Process => Command::new(binary),
             Isolation::Bubblewrap => {
@@ -76,6 +85,13 @@ impl Worker {
                     .arg("--ro-bind")
                     .arg(binary)
                     .args(["/twin", "/twin"]);
+                command
+            }
+            Isolation::Runc => {
+                let runc =
+                    find_in_path("runc").ok_or(BaselineError::RuntimeNotInstalled("runc"))?;
+                let (created, command) = crate::oci::Bundle::create(runc, binary)?;
+                bundle = Some(created);
                 command
             }
         };
@@ -111,6 +127,7 @@ impl Worker {
             requests: Some(BufWriter::new(stdin)),
             replies,
             reader: Some(reader),
+            bundle,
         })
     }
 
@@ -184,6 +201,9 @@ impl Worker {
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }
+        if let Some(bundle) = self.bundle.take() {
+            bundle.delete();
+        }
     }
 
     /// Closes the worker's stdin and waits for it to exit.
@@ -199,7 +219,13 @@ impl Worker {
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }
+        drop(self.bundle.take());
         Ok(status)
+    }
+
+    /// The bundle directory of an OCI worker (removed when the worker stops).
+    pub fn bundle_dir(&self) -> Option<&Path> {
+        self.bundle.as_ref().map(crate::oci::Bundle::path)
     }
 
     /// The worker's process id, while it runs.

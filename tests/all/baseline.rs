@@ -175,3 +175,73 @@ fn bubblewrap_cuts_the_network() {
         "the listener saw a connection: {accepted:?}"
     );
 }
+
+#[test]
+fn runc_twins_answer_like_the_wasm_plugins_and_see_nothing_of_the_host() {
+    let engine = crate::engine();
+    let mut wasm = crate::plugin(&engine, "hello").instantiate().unwrap();
+    let mut worker = Worker::start(Isolation::Runc, twin("hello")).unwrap();
+    assert_eq!(
+        worker.call(b"hello, plugbox", GENEROUS).unwrap(),
+        wasm.call(b"hello, plugbox").unwrap().output
+    );
+    assert!(worker.stop().unwrap().success());
+
+    assert_eq!(
+        probe(Isolation::Runc, "read /etc/hostname"),
+        "error: NotFound"
+    );
+    assert_eq!(probe(Isolation::Runc, "list /"), "dev\nproc\ntwin");
+    // Nothing from the host's environment (runc sets only HOME).
+    assert_eq!(probe(Isolation::Runc, "env"), "HOME=/\n");
+    let listing = probe(Isolation::Runc, "list /proc");
+    let pids: Vec<u32> = listing
+        .lines()
+        .filter_map(|name| name.parse().ok())
+        .collect();
+    assert_eq!(pids, [1], "only the twin itself is visible");
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let answer = probe(
+        Isolation::Runc,
+        &format!("connect {}", listener.local_addr().unwrap()),
+    );
+    assert!(
+        answer.starts_with("error: "),
+        "connected from the container: {answer}"
+    );
+    assert!(listener.accept().is_err(), "the listener saw a connection");
+}
+
+#[test]
+fn runc_tenants_leave_nothing_behind() {
+    let mut bundles = Vec::new();
+    for round in 0..10 {
+        let mut worker = Worker::start(Isolation::Runc, twin("hello")).unwrap();
+        bundles.push(worker.bundle_dir().unwrap().to_path_buf());
+        assert_eq!(worker.call(b"x", GENEROUS).unwrap(), b"X");
+        if round % 2 == 0 {
+            worker.stop().unwrap();
+        } else {
+            // Killed at a deadline: the container and bundle go too.
+            let mut spinner = Worker::start(Isolation::Runc, twin("spin")).unwrap();
+            bundles.push(spinner.bundle_dir().unwrap().to_path_buf());
+            assert!(matches!(
+                spinner.call(b"", Duration::from_millis(50)),
+                Err(BaselineError::DeadlineExceeded(_))
+            ));
+            drop(worker);
+        }
+    }
+    for bundle in &bundles {
+        assert!(!bundle.exists(), "bundle {} left behind", bundle.display());
+    }
+    let listed = std::process::Command::new("runc")
+        .arg("list")
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    let ours = format!("plugbox-{}-", std::process::id());
+    assert!(!listed.contains(&ours), "containers left behind:\n{listed}");
+}
