@@ -9,7 +9,7 @@
 //! trap. `host/examples/custom_world.rs` is a complete example.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmtime::Store;
 use wasmtime::component::{InstancePre, Linker};
@@ -18,9 +18,9 @@ use crate::describe::ComponentInfo;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::{Authority, HostContext};
-use crate::instance::{Mode, Stage, arm, classify, new_store};
 use crate::limits::Limits;
 use crate::plugin::{compile, default_name};
+use crate::tenant::{Mode, Tenant};
 use crate::world::is_wasi_import;
 
 /// A linker for an embedder's world: plugbox's host functions (`log`,
@@ -139,20 +139,9 @@ impl CustomPlugin {
     /// As [`Plugin::instantiate`](crate::Plugin::instantiate).
     pub fn instantiate(&self) -> Result<CustomInstance> {
         let context = self.authority.context(self.imports_wasi)?;
-        let (mut store, limits, deadline_ticks) = new_store(&self.engine, context);
-        arm(&mut store, &limits, deadline_ticks, Mode::Sync)?;
-        let instance = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|error| classify(error, &store, &limits, Stage::Instantiate))?;
-        Ok(CustomInstance {
-            store,
-            instance,
-            limits,
-            deadline_ticks,
-            poisoned: None,
-            _engine: self.engine.clone(),
-        })
+        let (tenant, instance) =
+            Tenant::instantiate(&self.engine, context, |store| self.pre.instantiate(store))?;
+        Ok(CustomInstance { tenant, instance })
     }
 }
 
@@ -167,12 +156,8 @@ impl std::fmt::Debug for CustomPlugin {
 
 /// A live instance of a [`CustomPlugin`].
 pub struct CustomInstance {
-    store: Store<HostContext>,
+    tenant: Tenant,
     instance: wasmtime::component::Instance,
-    limits: Limits,
-    deadline_ticks: u64,
-    poisoned: Option<ErrorKind>,
-    _engine: Engine,
 }
 
 /// What [`CustomInstance::call`] returns.
@@ -202,50 +187,27 @@ impl CustomInstance {
             &wasmtime::component::Instance,
         ) -> wasmtime::Result<R>,
     ) -> Result<CustomResponse<R>> {
-        if let Some(cause) = self.poisoned {
-            return Err(Error::new(
-                ErrorKind::Poisoned,
-                format!("an earlier call trapped ({cause}); instantiate a fresh instance"),
-            ));
-        }
-        arm(
-            &mut self.store,
-            &self.limits,
-            self.deadline_ticks,
-            Mode::Sync,
-        )?;
-        let start = Instant::now();
-        let result = call(&mut self.store, &self.instance);
-        let elapsed = start.elapsed();
-        let fuel_used = self
-            .limits
-            .fuel_per_call()
-            .saturating_sub(self.store.get_fuel().unwrap_or(0));
-        match result {
-            Ok(value) => Ok(CustomResponse {
-                value,
-                fuel_used,
-                elapsed,
-            }),
-            Err(error) => {
-                let error = classify(error, &self.store, &self.limits, Stage::Call);
-                self.poisoned = Some(error.kind());
-                Err(error)
-            }
-        }
+        let started = self.tenant.begin(Mode::Sync)?;
+        let result = call(&mut self.tenant.store, &self.instance);
+        let (value, fuel_used, elapsed) = self.tenant.end(started, result)?;
+        Ok(CustomResponse {
+            value,
+            fuel_used,
+            elapsed,
+        })
     }
 
     /// Whether an earlier call trapped.
     pub fn is_poisoned(&self) -> bool {
-        self.poisoned.is_some()
+        self.tenant.poisoned_by().is_some()
     }
 }
 
 impl std::fmt::Debug for CustomInstance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CustomInstance")
-            .field("limits", &self.limits)
-            .field("poisoned", &self.poisoned)
+            .field("limits", self.tenant.limits())
+            .field("poisoned", &self.tenant.poisoned_by())
             .finish_non_exhaustive()
     }
 }

@@ -66,6 +66,7 @@ pub mod kv;
 mod limits;
 mod plugin;
 pub mod policy;
+mod tenant;
 mod ticker;
 #[cfg(feature = "wasi")]
 mod wasi;
