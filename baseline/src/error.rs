@@ -13,6 +13,9 @@ pub enum BaselineError {
     /// The worker exited or was killed by a signal (a crash, or a memory
     /// limit's OOM kill).
     WorkerCrashed(ExitStatus),
+    /// The kernel killed the worker for exceeding its memory limit (levels
+    /// with a cgroup: runc).
+    MemoryLimitKilled(ExitStatus),
     /// The call ran past its deadline; the worker was killed.
     DeadlineExceeded(Duration),
     /// The worker broke the framing protocol.
@@ -32,6 +35,9 @@ impl fmt::Display for BaselineError {
         match self {
             Self::Spawn(error) => write!(f, "cannot start worker: {error}"),
             Self::WorkerCrashed(status) => write!(f, "worker crashed: {status}"),
+            Self::MemoryLimitKilled(status) => {
+                write!(f, "worker killed by its memory limit: {status}")
+            }
             Self::DeadlineExceeded(deadline) => {
                 write!(f, "deadline of {deadline:?} exceeded; worker killed")
             }

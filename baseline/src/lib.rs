@@ -28,5 +28,5 @@ mod oci;
 mod worker;
 
 pub use error::BaselineError;
-pub use oci::{MEMORY_LIMIT_BYTES, PIDS_LIMIT};
+pub use oci::{ADDRESS_SPACE_LIMIT_BYTES, MEMORY_LIMIT_BYTES, PIDS_LIMIT};
 pub use worker::{Isolation, Worker};

@@ -13,6 +13,8 @@ use crate::error::BaselineError;
 pub const MEMORY_LIMIT_BYTES: u64 = 64 << 20;
 /// Process limit of an OCI tenant's cgroup.
 pub const PIDS_LIMIT: u64 = 16;
+/// Address-space rlimit of an OCI tenant's process (behind the cgroup).
+pub const ADDRESS_SPACE_LIMIT_BYTES: u64 = 1 << 30;
 
 /// A created bundle: remove the container and the directory when done.
 #[derive(Debug)]
@@ -52,7 +54,11 @@ impl Bundle {
                 "capabilities": {
                     "bounding": [], "effective": [], "inheritable": [], "permitted": [], "ambient": []
                 },
-                "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": 64, "soft": 64 }],
+                "rlimits": [
+                    { "type": "RLIMIT_NOFILE", "hard": 64, "soft": 64 },
+                    // Defence in depth behind the cgroup limit: address space.
+                    { "type": "RLIMIT_AS", "hard": ADDRESS_SPACE_LIMIT_BYTES, "soft": ADDRESS_SPACE_LIMIT_BYTES }
+                ],
                 "noNewPrivileges": true
             },
             "root": { "path": "rootfs", "readonly": true },
@@ -65,6 +71,7 @@ impl Bundle {
                   "options": ["rbind", "ro", "nosuid", "nodev"] }
             ],
             "linux": {
+                "cgroupsPath": format!("/plugbox/{id}"),
                 "resources": {
                     "memory": { "limit": MEMORY_LIMIT_BYTES },
                     "pids": { "limit": PIDS_LIMIT }
@@ -81,8 +88,35 @@ impl Bundle {
             .map_err(|error| BaselineError::Spawn(error.into()))?;
         std::fs::write(dir.path().join("config.json"), text).map_err(BaselineError::Spawn)?;
         let mut command = Command::new(&runtime);
-        command.arg("run").arg("--bundle").arg(dir.path()).arg(&id);
+        // `--keep`: the container's cgroup outlives its exit, so that an OOM
+        // kill can be told apart from a crash; `delete` removes it.
+        command
+            .arg("run")
+            .arg("--keep")
+            .arg("--bundle")
+            .arg(dir.path())
+            .arg(&id);
         Ok((Self { runtime, id, dir }, command))
+    }
+
+    /// Whether the kernel OOM-killed a process of this container because of
+    /// its memory limit (cgroup v1 `memory.oom_control`, or v2
+    /// `memory.events`).
+    pub(crate) fn oom_killed(&self) -> bool {
+        let v1 = format!(
+            "/sys/fs/cgroup/memory/plugbox/{}/memory.oom_control",
+            self.id
+        );
+        let v2 = format!("/sys/fs/cgroup/plugbox/{}/memory.events", self.id);
+        [v1, v2].iter().any(|path| {
+            std::fs::read_to_string(path).is_ok_and(|text| {
+                text.lines().any(|line| {
+                    line.strip_prefix("oom_kill ")
+                        .and_then(|count| count.trim().parse::<u64>().ok())
+                        .is_some_and(|count| count > 0)
+                })
+            })
+        })
     }
 
     /// Removes the container (killing it if it still runs).

@@ -173,8 +173,13 @@ impl Worker {
             BaselineError::Stopped => self.wait_briefly(),
             _ => None,
         };
+        let oom_killed = self
+            .bundle
+            .as_ref()
+            .is_some_and(crate::oci::Bundle::oom_killed);
         self.kill();
         match crashed {
+            Some(status) if oom_killed => BaselineError::MemoryLimitKilled(status),
             Some(status) => BaselineError::WorkerCrashed(status),
             None => error,
         }

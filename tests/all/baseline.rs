@@ -244,4 +244,25 @@ fn runc_tenants_leave_nothing_behind() {
     let listed = String::from_utf8_lossy(&listed.stdout);
     let ours = format!("plugbox-{}-", std::process::id());
     assert!(!listed.contains(&ours), "containers left behind:\n{listed}");
+    for controller in ["memory", "pids"] {
+        let parent = format!("/sys/fs/cgroup/{controller}/plugbox");
+        let left: Vec<String> = std::fs::read_dir(&parent)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(&ours))
+            .collect();
+        assert!(left.is_empty(), "cgroups left behind in {parent}: {left:?}");
+    }
+}
+
+#[test]
+fn runc_kills_a_memory_hog_at_its_limit_and_says_so() {
+    let mut worker = Worker::start(Isolation::Runc, twin("grow")).unwrap();
+    let error = worker.call(b"", GENEROUS).unwrap_err();
+    match error {
+        BaselineError::MemoryLimitKilled(status) => assert!(!status.success()),
+        other => panic!("expected the memory limit to kill the worker, got {other:?}"),
+    }
 }
