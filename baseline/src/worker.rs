@@ -203,11 +203,14 @@ impl Worker {
             let _ = child.kill();
             let _ = child.wait();
         }
-        if let Some(reader) = self.reader.take() {
-            let _ = reader.join();
-        }
+        // The container before the reader: a container that outlived its
+        // runtime process would hold the reply pipe open, and the reader
+        // would wait on it forever.
         if let Some(bundle) = self.bundle.take() {
             bundle.delete();
+        }
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
         }
     }
 
