@@ -84,7 +84,8 @@ impl CustomPlugin {
     /// [`ErrorKind::InterfaceMismatch`] when an import is not provided by
     /// `world` (the message names it).
     pub fn new(engine: &Engine, world: &CustomWorld, bytes: &[u8]) -> Result<Self> {
-        let (component, _) = compile(engine, bytes)?;
+        let hash = crate::cache::content_hash(bytes);
+        let (component, _) = compile(engine, bytes, &hash)?;
         let info = ComponentInfo::of(&component);
         let imports_wasi = info
             .imports
@@ -97,7 +98,7 @@ impl CustomPlugin {
             )
             .with_wasmtime(error)
         })?;
-        let default_name = default_name(bytes);
+        let default_name = default_name(&hash);
         Ok(Self {
             engine: engine.clone(),
             pre: Arc::new(pre),

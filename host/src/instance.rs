@@ -166,27 +166,24 @@ impl Instance {
     /// otherwise.
     #[cfg(feature = "wasi")]
     pub fn take_stdout(&mut self) -> crate::Captured {
-        let outputs = self
-            .tenant
-            .store
-            .data()
-            .wasi
-            .as_ref()
-            .map(|wasi| &wasi.outputs);
-        crate::wasi::Outputs::take(outputs.and_then(|outputs| outputs.stdout.as_ref()))
+        self.take_output(|outputs| outputs.stdout.as_ref())
     }
 
     /// As [`take_stdout`](Self::take_stdout), for stderr.
     #[cfg(feature = "wasi")]
     pub fn take_stderr(&mut self) -> crate::Captured {
-        let outputs = self
-            .tenant
-            .store
-            .data()
-            .wasi
-            .as_ref()
-            .map(|wasi| &wasi.outputs);
-        crate::wasi::Outputs::take(outputs.and_then(|outputs| outputs.stderr.as_ref()))
+        self.take_output(|outputs| outputs.stderr.as_ref())
+    }
+
+    #[cfg(feature = "wasi")]
+    fn take_output(
+        &mut self,
+        stream: impl FnOnce(
+            &crate::wasi::Outputs,
+        ) -> Option<&std::sync::Arc<std::sync::Mutex<crate::Captured>>>,
+    ) -> crate::Captured {
+        let wasi = self.tenant.store.data().wasi.as_ref();
+        crate::wasi::Outputs::take(wasi.and_then(|wasi| stream(&wasi.outputs)))
     }
 }
 

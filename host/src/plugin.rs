@@ -57,8 +57,9 @@ impl Plugin {
     /// - [`ErrorKind::MemoryLimit`]: its initial linear memory is larger than
     ///   the engine's memory slots.
     pub fn new(engine: &Engine, bytes: &[u8]) -> Result<Self> {
-        let (component, from_cache) = compile(engine, bytes)?;
-        let default_name = default_name(bytes);
+        let hash = cache::content_hash(bytes);
+        let (component, from_cache) = compile(engine, bytes, &hash)?;
+        let default_name = default_name(&hash);
         let info = ComponentInfo::of(&component);
         let fit = info.check_plugbox_world(cfg!(feature = "wasi"))?;
         let instance_pre = engine
@@ -215,25 +216,25 @@ pub(crate) struct Prelinked {
 ///
 /// [`ErrorKind::InvalidComponent`] as for [`Plugin::new`].
 pub fn inspect(engine: &Engine, bytes: &[u8]) -> Result<ComponentInfo> {
-    let (component, _) = compile(engine, bytes)?;
+    let (component, _) = compile(engine, bytes, &cache::content_hash(bytes))?;
     Ok(ComponentInfo::of(&component))
 }
 
 /// A plugin's name when its policy gives none: from its content hash.
-pub(crate) fn default_name(bytes: &[u8]) -> String {
-    format!("plugin-{}", &cache::hex(&cache::content_hash(bytes))[..16])
+pub(crate) fn default_name(hash: &cache::ContentHash) -> String {
+    format!("plugin-{}", &cache::hex(hash)[..16])
 }
 
 /// The compiled component, from the cache when possible.
 pub(crate) fn compile(
     engine: &Engine,
     bytes: &[u8],
+    hash: &cache::ContentHash,
 ) -> Result<(wasmtime::component::Component, bool)> {
     check_header(bytes)?;
     check_initial_memory(engine, bytes)?;
-    let key = engine.cache().map(|_| cache::content_hash(bytes));
-    if let (Some(cache), Some(key)) = (engine.cache(), &key) {
-        match cache.load(engine.wasmtime(), key) {
+    if let Some(cache) = engine.cache() {
+        match cache.load(engine.wasmtime(), hash) {
             Ok(component) => return Ok((component, true)),
             Err(Miss::Absent | Miss::Corrupt | Miss::Incompatible) => {}
         }
@@ -246,8 +247,8 @@ pub(crate) fn compile(
             )
             .with_wasmtime(error)
         })?;
-    if let (Some(cache), Some(key)) = (engine.cache(), &key) {
-        cache.store(key, &component);
+    if let Some(cache) = engine.cache() {
+        cache.store(hash, &component);
     }
     Ok((component, false))
 }
