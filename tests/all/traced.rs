@@ -1,7 +1,12 @@
 //! A minimal `tracing` subscriber that records events, to check what plugins
 //! log through the host.
+//!
+//! It is installed once, as the global default, and records into the
+//! current thread's buffer while [`record`] runs there. (A per-test
+//! `with_default` subscriber races with other tests' subscribers over
+//! tracing's process-wide per-callsite interest cache, and loses events.)
 
-use std::sync::{Arc, Mutex};
+use std::cell::RefCell;
 
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -25,8 +30,12 @@ impl Recorded {
     }
 }
 
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Recorded>>>);
+thread_local! {
+    /// Events of the `record` call running on this thread, if any.
+    static RECORDING: RefCell<Option<Vec<Recorded>>> = const { RefCell::new(None) };
+}
+
+struct Recorder;
 
 struct Fields<'a>(&'a mut Vec<(String, String)>);
 
@@ -55,12 +64,16 @@ impl Subscriber for Recorder {
     fn record_follows_from(&self, _: &Id, _: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
-        let mut fields = Vec::new();
-        event.record(&mut Fields(&mut fields));
-        self.0.lock().unwrap().push(Recorded {
-            target: event.metadata().target().to_string(),
-            level: *event.metadata().level(),
-            fields,
+        RECORDING.with(|recording| {
+            if let Some(events) = recording.borrow_mut().as_mut() {
+                let mut fields = Vec::new();
+                event.record(&mut Fields(&mut fields));
+                events.push(Recorded {
+                    target: event.metadata().target().to_string(),
+                    level: *event.metadata().level(),
+                    fields,
+                });
+            }
         });
     }
 
@@ -69,12 +82,16 @@ impl Subscriber for Recorder {
     fn exit(&self, _: &Id) {}
 }
 
-/// Runs `f` with a recording subscriber on this thread; returns the events
+/// Runs `f`, recording the events emitted on this thread; returns those
 /// whose target starts with `plugbox::`.
 pub fn record(f: impl FnOnce()) -> Vec<Recorded> {
-    let recorder = Recorder::default();
-    tracing::subscriber::with_default(recorder.clone(), f);
-    let events = recorder.0.lock().unwrap().clone();
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        tracing::subscriber::set_global_default(Recorder).expect("no other global subscriber");
+    });
+    RECORDING.with(|recording| *recording.borrow_mut() = Some(Vec::new()));
+    f();
+    let events = RECORDING.with(|recording| recording.borrow_mut().take().unwrap_or_default());
     events
         .into_iter()
         .filter(|event| event.target.starts_with("plugbox::"))
