@@ -236,6 +236,12 @@ impl Worker {
         self.bundle.as_ref().map(crate::oci::Bundle::path)
     }
 
+    /// The OCI container id of an OCI worker; it also names the tenant's
+    /// cgroup (`plugbox/<id>` under each controller).
+    pub fn container_id(&self) -> Option<&str> {
+        self.bundle.as_ref().map(|bundle| bundle.id.as_str())
+    }
+
     /// The worker's process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)

@@ -216,10 +216,13 @@ fn runc_twins_answer_like_the_wasm_plugins_and_see_nothing_of_the_host() {
 
 #[test]
 fn runc_tenants_leave_nothing_behind() {
+    // Other tests run containers concurrently: look only for our own.
     let mut bundles = Vec::new();
+    let mut ids = Vec::new();
     for round in 0..10 {
         let mut worker = Worker::start(Isolation::Runc, twin("hello")).unwrap();
         bundles.push(worker.bundle_dir().unwrap().to_path_buf());
+        ids.push(worker.container_id().unwrap().to_owned());
         assert_eq!(worker.call(b"x", GENEROUS).unwrap(), b"X");
         if round % 2 == 0 {
             worker.stop().unwrap();
@@ -227,6 +230,7 @@ fn runc_tenants_leave_nothing_behind() {
             // Killed at a deadline: the container and bundle go too.
             let mut spinner = Worker::start(Isolation::Runc, twin("spin")).unwrap();
             bundles.push(spinner.bundle_dir().unwrap().to_path_buf());
+            ids.push(spinner.container_id().unwrap().to_owned());
             assert!(matches!(
                 spinner.call(b"", Duration::from_millis(50)),
                 Err(BaselineError::DeadlineExceeded(_))
@@ -242,18 +246,20 @@ fn runc_tenants_leave_nothing_behind() {
         .output()
         .unwrap();
     let listed = String::from_utf8_lossy(&listed.stdout);
-    let ours = format!("plugbox-{}-", std::process::id());
-    assert!(!listed.contains(&ours), "containers left behind:\n{listed}");
-    for controller in ["memory", "pids"] {
-        let parent = format!("/sys/fs/cgroup/{controller}/plugbox");
-        let left: Vec<String> = std::fs::read_dir(&parent)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|entry| entry.file_name().to_string_lossy().into_owned())
-            .filter(|name| name.starts_with(&ours))
-            .collect();
-        assert!(left.is_empty(), "cgroups left behind in {parent}: {left:?}");
+    for id in &ids {
+        assert!(
+            !listed
+                .lines()
+                .any(|line| line.split_whitespace().next() == Some(id)),
+            "container {id} left behind:\n{listed}"
+        );
+        for controller in ["memory", "pids"] {
+            let cgroup = format!("/sys/fs/cgroup/{controller}/plugbox/{id}");
+            assert!(
+                !std::path::Path::new(&cgroup).exists(),
+                "cgroup {cgroup} left behind"
+            );
+        }
     }
 }
 
