@@ -32,6 +32,33 @@ pub enum Isolation {
 }
 
 impl Isolation {
+    /// Every level, from the least to the most isolated.
+    pub const ALL: &'static [Self] = &[Self::Process, Self::Bubblewrap, Self::Runc];
+
+    /// The level's short name, as the density report spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Process => "process",
+            Self::Bubblewrap => "bwrap",
+            Self::Runc => "runc",
+        }
+    }
+
+    /// Whether this level can run here: `Err` names what is missing.
+    ///
+    /// # Errors
+    ///
+    /// [`BaselineError::RuntimeNotInstalled`] when the runtime is not in
+    /// `$PATH`.
+    pub fn available(self) -> Result<(), BaselineError> {
+        match self.runtime() {
+            Some(runtime) if find_in_path(runtime).is_none() => {
+                Err(BaselineError::RuntimeNotInstalled(runtime))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The external runtime this level needs, if any.
     pub fn runtime(self) -> Option<&'static str> {
         match self {
@@ -240,6 +267,15 @@ impl Worker {
     /// cgroup (`plugbox/<id>` under each controller).
     pub fn container_id(&self) -> Option<&str> {
         self.bundle.as_ref().map(|bundle| bundle.id.as_str())
+    }
+
+    /// The worker's own cgroup, relative to each controller's root (for
+    /// example `plugbox/<id>` under `/sys/fs/cgroup/memory`), for levels that
+    /// give each tenant one. Read its charged memory there.
+    pub fn cgroup(&self) -> Option<String> {
+        self.bundle
+            .as_ref()
+            .map(|bundle| format!("plugbox/{}", bundle.id))
     }
 
     /// The worker's process id, while it runs.
