@@ -4,12 +4,15 @@
 //! API shaped like plugbox's own: start a tenant, call it with a deadline,
 //! stop it.
 //!
-//! Isolation levels so far: [`Isolation::Process`], a plain spawn (the lower
-//! bound of any process isolation), and [`Isolation::Bubblewrap`], every
-//! namespace unshared around a root that holds only the (static) twin. A
-//! level whose runtime is missing fails to start with
-//! [`BaselineError::RuntimeNotInstalled`], never silently falls back. Our own
-//! namespace/seccomp/cgroup level and OCI runtimes are the next steps.
+//! Isolation levels ([`Isolation::ALL`]): [`Isolation::Process`], a plain
+//! spawn (the lower bound of any process isolation);
+//! [`Isolation::Namespaced`], our own sandbox from kernel primitives
+//! (namespaces, `pivot_root`, seccomp, rlimits, a cgroup); and real runtimes,
+//! [`Isolation::Bubblewrap`] and [`Isolation::Runc`] (a generated OCI bundle).
+//! A level whose runtime is missing fails to start with
+//! [`BaselineError::RuntimeNotInstalled`], never silently falls back. Every
+//! process, container, cgroup and bundle a tenant made goes when its
+//! [`Worker`] stops or drops, however it ended.
 //!
 //! ```
 //! use std::time::Duration;
@@ -23,8 +26,11 @@
 //! ```
 #![warn(missing_docs)]
 
+mod cgroup;
 mod error;
+mod namespaced;
 mod oci;
+mod seccomp;
 mod worker;
 
 pub use error::BaselineError;

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::json;
 
@@ -31,12 +30,7 @@ impl Bundle {
         runtime: PathBuf,
         binary: &Path,
     ) -> Result<(Self, Command), BaselineError> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let id = format!(
-            "plugbox-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
+        let id = crate::cgroup::next_id();
         let dir = tempfile::Builder::new()
             .prefix("plugbox-bundle-")
             .tempdir()
@@ -80,6 +74,7 @@ impl Bundle {
                     { "type": "pid" }, { "type": "network" }, { "type": "ipc" },
                     { "type": "uts" }, { "type": "mount" }
                 ],
+                "seccomp": crate::seccomp::oci_profile(),
                 "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
                 "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
             }
@@ -99,33 +94,17 @@ impl Bundle {
         Ok((Self { runtime, id, dir }, command))
     }
 
-    /// Whether the kernel OOM-killed a process of this container because of
-    /// its memory limit (cgroup v1 `memory.oom_control`, or v2
-    /// `memory.events`).
-    pub(crate) fn oom_killed(&self) -> bool {
-        let v1 = format!(
-            "/sys/fs/cgroup/memory/plugbox/{}/memory.oom_control",
-            self.id
-        );
-        let v2 = format!("/sys/fs/cgroup/plugbox/{}/memory.events", self.id);
-        [v1, v2].iter().any(|path| {
-            std::fs::read_to_string(path).is_ok_and(|text| {
-                text.lines().any(|line| {
-                    line.strip_prefix("oom_kill ")
-                        .and_then(|count| count.trim().parse::<u64>().ok())
-                        .is_some_and(|count| count > 0)
-                })
-            })
-        })
-    }
-
-    /// Removes the container (killing it if it still runs).
+    /// Removes the container (killing it if it still runs), then sweeps its
+    /// cgroup: a runtime killed while it was still creating the container
+    /// (a deadline shorter than its start-up) has no state to delete from,
+    /// but may have made the cgroup and started its init inside.
     pub(crate) fn delete(&self) {
         let _ = Command::new(&self.runtime)
             .args(["delete", "--force", &self.id])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .status();
+        crate::cgroup::TenantCgroup::made_by_runtime(&self.id).remove();
     }
 
     /// The bundle directory (removed when the bundle is dropped).

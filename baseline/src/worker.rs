@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use plugbox_frame::{DEFAULT_MAX_FRAME, FrameError, Reply, read_reply, write_request};
 
+use crate::cgroup::TenantCgroup;
 use crate::error::BaselineError;
 
 /// How a worker is isolated.
@@ -18,6 +19,14 @@ pub enum Isolation {
     /// A plain child process: no isolation beyond the OS's process
     /// boundary. The lower bound of any process-based isolation's cost.
     Process,
+    /// Our own sandbox from kernel primitives: new user (uid mapped to
+    /// `nobody` outside), pid, mount, net, ipc, uts and cgroup namespaces; a
+    /// read-only tmpfs root holding only the twin (bind-mounted read-only)
+    /// and a private `/proc`, entered with `pivot_root`; no capabilities;
+    /// no_new_privs; a seccomp allow-list; rlimits; and a cgroup limiting
+    /// memory and processes where the host lets us create one. A small
+    /// keeper process waits for the twin outside its pid namespace.
+    Namespaced,
     /// bubblewrap (`bwrap`) with every namespace unshared (user, pid, net,
     /// mount, ipc, uts, cgroup), all capabilities dropped, a clean
     /// environment, a new session, and a root holding only the twin (read
@@ -33,12 +42,18 @@ pub enum Isolation {
 
 impl Isolation {
     /// Every level, from the least to the most isolated.
-    pub const ALL: &'static [Self] = &[Self::Process, Self::Bubblewrap, Self::Runc];
+    pub const ALL: &'static [Self] = &[
+        Self::Process,
+        Self::Namespaced,
+        Self::Bubblewrap,
+        Self::Runc,
+    ];
 
     /// The level's short name, as the density report spells it.
     pub fn name(self) -> &'static str {
         match self {
             Self::Process => "process",
+            Self::Namespaced => "namespaced",
             Self::Bubblewrap => "bwrap",
             Self::Runc => "runc",
         }
@@ -62,7 +77,7 @@ impl Isolation {
     /// The external runtime this level needs, if any.
     pub fn runtime(self) -> Option<&'static str> {
         match self {
-            Self::Process => None,
+            Self::Process | Self::Namespaced => None,
             Self::Bubblewrap => Some("bwrap"),
             Self::Runc => Some("runc"),
         }
@@ -88,6 +103,8 @@ pub struct Worker {
     reader: Option<JoinHandle<()>>,
     // Dropped after the process: removes the container and its bundle.
     bundle: Option<crate::oci::Bundle>,
+    // Dropped after the process: kills what is left inside and removes it.
+    cgroup: Option<TenantCgroup>,
 }
 
 impl Worker {
@@ -99,8 +116,25 @@ impl Worker {
     pub fn start(isolation: Isolation, binary: impl AsRef<Path>) -> Result<Self, BaselineError> {
         let binary = binary.as_ref();
         let mut bundle = None;
+        let mut cgroup = None;
         let mut command = match isolation {
             Isolation::Process => Command::new(binary),
+            Isolation::Namespaced => {
+                // A cgroup where the host lets us make one; without it the
+                // rlimits still bound the twin.
+                cgroup = TenantCgroup::create(
+                    &crate::cgroup::next_id(),
+                    crate::oci::MEMORY_LIMIT_BYTES,
+                    crate::oci::PIDS_LIMIT,
+                )
+                .ok();
+                crate::namespaced::command(
+                    binary,
+                    cgroup.as_ref(),
+                    crate::oci::ADDRESS_SPACE_LIMIT_BYTES,
+                )
+                .map_err(BaselineError::Spawn)?
+            }
             Isolation::Bubblewrap => {
                 let bwrap =
                     find_in_path("bwrap").ok_or(BaselineError::RuntimeNotInstalled("bwrap"))?;
@@ -155,6 +189,7 @@ impl Worker {
             replies,
             reader: Some(reader),
             bundle,
+            cgroup,
         })
     }
 
@@ -201,9 +236,8 @@ impl Worker {
             _ => None,
         };
         let oom_killed = self
-            .bundle
-            .as_ref()
-            .is_some_and(crate::oci::Bundle::oom_killed);
+            .cgroup()
+            .is_some_and(|cgroup| crate::cgroup::oom_killed(&cgroup));
         self.kill();
         match crashed {
             Some(status) if oom_killed => BaselineError::MemoryLimitKilled(status),
@@ -236,6 +270,9 @@ impl Worker {
         if let Some(bundle) = self.bundle.take() {
             bundle.delete();
         }
+        if let Some(mut cgroup) = self.cgroup.take() {
+            cgroup.remove();
+        }
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }
@@ -255,6 +292,7 @@ impl Worker {
             let _ = reader.join();
         }
         drop(self.bundle.take());
+        drop(self.cgroup.take());
         Ok(status)
     }
 
@@ -273,9 +311,17 @@ impl Worker {
     /// example `plugbox/<id>` under `/sys/fs/cgroup/memory`), for levels that
     /// give each tenant one. Read its charged memory there.
     pub fn cgroup(&self) -> Option<String> {
-        self.bundle
-            .as_ref()
-            .map(|bundle| format!("plugbox/{}", bundle.id))
+        match (&self.bundle, &self.cgroup) {
+            (Some(bundle), _) => Some(format!("{}/{}", crate::cgroup::PARENT, bundle.id)),
+            (None, Some(cgroup)) => Some(cgroup.relative().to_owned()),
+            (None, None) => None,
+        }
+    }
+
+    /// Bytes charged now to the worker's own cgroup (kernel memory
+    /// included), for levels that give each tenant one.
+    pub fn charged_bytes(&self) -> Option<u64> {
+        crate::cgroup::charged_bytes(&self.cgroup()?)
     }
 
     /// The worker's process id, while it runs.

@@ -1,0 +1,147 @@
+//! Nothing outlives a tenant: not a process, a container, a cgroup nor a
+//! bundle directory, however the tenant ended (stopped, dropped, killed at a
+//! deadline, crashed).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use plugbox_baseline::{BaselineError, Isolation, Worker};
+
+use super::{GENEROUS, twin};
+
+const TENANTS: usize = 200;
+
+/// `pid` and every process descending from it, now.
+fn process_tree(pid: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // `pid (comm) state ppid ...`; comm may hold spaces and parens.
+            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
+            Some((pid, ppid.parse().ok()?))
+        })
+        .collect();
+    let mut tree = vec![pid];
+    let mut index = 0;
+    while index < tree.len() {
+        let parent = tree[index];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|&&(_, ppid)| ppid == parent)
+                .map(|&(child, _)| child),
+        );
+        index += 1;
+    }
+    tree
+}
+
+/// What one tenant made, to look for once it is gone.
+#[derive(Default)]
+struct Traces {
+    pids: Vec<u32>,
+    bundles: Vec<PathBuf>,
+    cgroups: Vec<String>,
+}
+
+impl Traces {
+    fn record(&mut self, worker: &Worker) {
+        self.pids.extend(process_tree(worker.pid().unwrap()));
+        self.bundles
+            .extend(worker.bundle_dir().map(Path::to_path_buf));
+        self.cgroups.extend(worker.cgroup());
+    }
+}
+
+pub(crate) fn two_hundred_tenants_leave_nothing_behind(level: Isolation) {
+    let mut traces = Traces::default();
+    for tenant in 0..TENANTS {
+        match tenant % 4 {
+            0 => {
+                let mut worker = Worker::start(level, twin("hello")).unwrap();
+                assert_eq!(worker.call(b"x", GENEROUS).unwrap(), b"X");
+                traces.record(&worker);
+                assert!(worker.stop().unwrap().success());
+            }
+            1 => {
+                let mut worker = Worker::start(level, twin("hello")).unwrap();
+                assert_eq!(worker.call(b"x", GENEROUS).unwrap(), b"X");
+                traces.record(&worker);
+                drop(worker);
+            }
+            2 => {
+                let mut worker = Worker::start(level, twin("spin")).unwrap();
+                traces.record(&worker);
+                let error = worker.call(b"", Duration::from_millis(20)).unwrap_err();
+                assert!(
+                    matches!(error, BaselineError::DeadlineExceeded(_)),
+                    "{error:?}"
+                );
+            }
+            _ => {
+                let mut worker = Worker::start(level, twin("panic")).unwrap();
+                traces.record(&worker);
+                let error = worker.call(b"abc", GENEROUS).unwrap_err();
+                assert!(
+                    matches!(error, BaselineError::WorkerCrashed(_)),
+                    "{error:?}"
+                );
+            }
+        }
+    }
+
+    // A killed process may take a moment to be reaped by init.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let alive: Vec<u32> = traces
+            .pids
+            .iter()
+            .copied()
+            .filter(|pid| Path::new(&format!("/proc/{pid}")).exists())
+            .collect();
+        if alive.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: processes left behind: {alive:?}",
+            level.name()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for bundle in &traces.bundles {
+        assert!(!bundle.exists(), "bundle {} left behind", bundle.display());
+    }
+    for cgroup in &traces.cgroups {
+        for root in [
+            "/sys/fs/cgroup/memory",
+            "/sys/fs/cgroup/pids",
+            "/sys/fs/cgroup",
+        ] {
+            let path = Path::new(root).join(cgroup);
+            assert!(!path.exists(), "cgroup {} left behind", path.display());
+        }
+    }
+    if let Some(runtime) = level.runtime().filter(|runtime| *runtime != "bwrap") {
+        let listed = std::process::Command::new(runtime)
+            .arg("list")
+            .output()
+            .unwrap();
+        let listed = String::from_utf8_lossy(&listed.stdout);
+        for cgroup in &traces.cgroups {
+            let id = cgroup.rsplit('/').next().unwrap();
+            assert!(
+                !listed
+                    .lines()
+                    .any(|line| line.split_whitespace().next() == Some(id)),
+                "container {id} left behind:\n{listed}"
+            );
+        }
+    }
+    if matches!(level, Isolation::Namespaced | Isolation::Runc) {
+        assert_eq!(traces.cgroups.len(), TENANTS, "every tenant had a cgroup");
+    }
+}

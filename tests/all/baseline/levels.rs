@@ -1,0 +1,152 @@
+//! Every isolated level, the same checks: it answers like the Wasm plugin,
+//! and its twin cannot read host files, see host processes, reach the
+//! host's network, or outgrow its memory limit.
+//!
+//! A level whose runtime is missing fails here: `.ci/run` installs them all.
+
+use plugbox_baseline::{BaselineError, Isolation, Worker};
+
+use super::{GENEROUS, probe, twin};
+
+pub(crate) fn answers_like_the_wasm_plugin(level: Isolation) {
+    let engine = crate::engine();
+    let mut wasm = crate::plugin(&engine, "hello").instantiate().unwrap();
+    let mut worker = Worker::start(level, twin("hello")).unwrap();
+    for input in ["hello, plugbox", "straße", ""] {
+        assert_eq!(
+            worker.call(input.as_bytes(), GENEROUS).unwrap(),
+            wasm.call(input.as_bytes()).unwrap().output,
+            "{input:?}"
+        );
+    }
+    assert!(worker.stop().unwrap().success());
+}
+
+pub(crate) fn hides_host_files(level: Isolation) {
+    assert_eq!(probe(level, "read /etc/hostname"), "error: NotFound");
+    let root = probe(level, "list /");
+    let entries: Vec<&str> = root.lines().collect();
+    assert!(entries.contains(&"twin"), "{entries:?}");
+    assert!(
+        entries
+            .iter()
+            .all(|entry| ["twin", "proc", "dev"].contains(entry)),
+        "more than the twin in the root: {entries:?}"
+    );
+    assert_eq!(
+        probe(level, "write /twin overwritten"),
+        "error: ReadOnlyFilesystem"
+    );
+    // Nothing of the host's environment (runtimes may set PWD or HOME).
+    let environment = probe(level, "env");
+    assert!(
+        environment
+            .lines()
+            .all(|line| line.starts_with("PWD=") || line.starts_with("HOME=")),
+        "{environment}"
+    );
+}
+
+pub(crate) fn hides_host_processes(level: Isolation) {
+    let listing = probe(level, "list /proc");
+    let pids: Vec<u32> = listing
+        .lines()
+        .filter_map(|name| name.parse().ok())
+        .collect();
+    // The twin, and at most the runtime's own pid 1 and probe's reader.
+    assert!(
+        !pids.is_empty() && pids.len() <= 3 && pids.contains(&1),
+        "pids visible: {pids:?}"
+    );
+    assert!(
+        !pids.contains(&std::process::id()),
+        "the host's test process is visible"
+    );
+}
+
+pub(crate) fn cuts_the_network(level: Isolation) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let answer = probe(
+        level,
+        &format!("connect {}", listener.local_addr().unwrap()),
+    );
+    assert!(
+        answer.starts_with("error: "),
+        "connected from the sandbox: {answer}"
+    );
+    let accepted = listener.accept();
+    assert!(
+        matches!(&accepted, Err(error) if error.kind() == std::io::ErrorKind::WouldBlock),
+        "the listener saw a connection: {accepted:?}"
+    );
+}
+
+/// Only for levels with a memory limit: the `grow` twin allocates forever.
+pub(crate) fn kills_a_memory_hog_at_its_limit_and_says_so(level: Isolation) {
+    let mut worker = Worker::start(level, twin("grow")).unwrap();
+    assert!(worker.cgroup().is_some(), "no cgroup: no memory limit");
+    let error = worker.call(b"", GENEROUS).unwrap_err();
+    match error {
+        BaselineError::MemoryLimitKilled(status) => assert!(!status.success()),
+        other => panic!("expected the memory limit to kill the worker, got {other:?}"),
+    }
+}
+
+macro_rules! levels {
+    ($($level:ident: $isolation:expr, memory_limit: $limited:tt;)*) => {$(
+        mod $level {
+            use plugbox_baseline::Isolation;
+            const LEVEL: Isolation = $isolation;
+
+            #[test]
+            fn answers_like_the_wasm_plugin() {
+                super::answers_like_the_wasm_plugin(LEVEL);
+            }
+            #[test]
+            fn hides_host_files() {
+                super::hides_host_files(LEVEL);
+            }
+            #[test]
+            fn hides_host_processes() {
+                super::hides_host_processes(LEVEL);
+            }
+            #[test]
+            fn cuts_the_network() {
+                super::cuts_the_network(LEVEL);
+            }
+            #[test]
+            fn leaves_nothing_behind() {
+                super::super::cleanup::two_hundred_tenants_leave_nothing_behind(LEVEL);
+            }
+            levels!(@memory $limited);
+        }
+    )*};
+    (@memory true) => {
+        #[test]
+        fn kills_a_memory_hog_at_its_limit_and_says_so() {
+            super::kills_a_memory_hog_at_its_limit_and_says_so(LEVEL);
+        }
+    };
+    (@memory false) => {};
+}
+
+levels! {
+    namespaced: Isolation::Namespaced, memory_limit: true;
+    bwrap: Isolation::Bubblewrap, memory_limit: false;
+    runc: Isolation::Runc, memory_limit: true;
+}
+
+#[test]
+fn every_level_is_tested_here() {
+    // A new level must join the list above.
+    assert_eq!(
+        Isolation::ALL.len(),
+        4,
+        "levels: {:?}",
+        Isolation::ALL
+            .iter()
+            .map(|level| level.name())
+            .collect::<Vec<_>>()
+    );
+}

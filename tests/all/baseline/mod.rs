@@ -1,0 +1,124 @@
+//! The isolation baseline: plugins' native twins as worker processes answer
+//! exactly as their Wasm builds do, failures are typed, every isolated level
+//! really isolates (`levels`), and nothing outlives a tenant (`cleanup`).
+
+mod cleanup;
+mod levels;
+
+use std::time::Duration;
+
+use plugbox_baseline::{BaselineError, Isolation, Worker};
+
+pub(crate) const GENEROUS: Duration = Duration::from_secs(10);
+
+pub(crate) fn twin(name: &str) -> &'static str {
+    plugbox_artifacts::by_name(name)
+        .and_then(|artifact| artifact.native)
+        .unwrap_or_else(|| panic!("{name} has no native twin"))
+}
+
+#[test]
+fn native_twins_answer_like_the_wasm_plugins() {
+    let engine = crate::engine();
+    for name in ["hello", "fib"] {
+        let mut wasm = crate::plugin(&engine, name).instantiate().unwrap();
+        let mut native = Worker::start(Isolation::Process, twin(name)).unwrap();
+        for input in ["hello, plugbox", "straße", "", "20", "25"] {
+            let expected = wasm.call(input.as_bytes());
+            let got = native.call(input.as_bytes(), GENEROUS);
+            match (expected, got) {
+                (Ok(expected), Ok(got)) => assert_eq!(expected.output, got, "{name}({input:?})"),
+                (Err(expected), Err(BaselineError::Guest(message))) => {
+                    assert_eq!(expected.message(), message, "{name}({input:?})")
+                }
+                (expected, got) => panic!("{name}({input:?}): wasm {expected:?}, native {got:?}"),
+            }
+        }
+        assert!(native.stop().unwrap().success());
+    }
+}
+
+#[test]
+fn a_spinning_twin_is_killed_at_its_deadline() {
+    let mut worker = Worker::start(Isolation::Process, twin("spin")).unwrap();
+    let pid = worker.pid().unwrap();
+    let error = worker.call(b"", Duration::from_millis(100)).unwrap_err();
+    assert!(
+        matches!(error, BaselineError::DeadlineExceeded(_)),
+        "{error:?}"
+    );
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "killed and reaped"
+    );
+    assert!(matches!(
+        worker.call(b"", GENEROUS),
+        Err(BaselineError::Stopped)
+    ));
+}
+
+#[test]
+fn a_crashing_twin_is_reported_as_a_crash() {
+    let mut worker = Worker::start(Isolation::Process, twin("panic")).unwrap();
+    let error = worker.call(b"abc", GENEROUS).unwrap_err();
+    match error {
+        BaselineError::WorkerCrashed(status) => assert!(!status.success()),
+        other => panic!("expected a crash, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_worker_that_breaks_the_protocol_is_a_protocol_error() {
+    // `yes` answers every request with "y\n" forever: not a reply frame.
+    let mut worker = Worker::start(Isolation::Process, "/usr/bin/yes").unwrap();
+    let error = worker.call(b"anything", GENEROUS).unwrap_err();
+    assert!(matches!(error, BaselineError::Protocol(_)), "{error:?}");
+}
+
+#[test]
+fn a_missing_binary_cannot_start() {
+    let error = Worker::start(Isolation::Process, "/nonexistent/twin").unwrap_err();
+    assert!(matches!(error, BaselineError::Spawn(_)), "{error:?}");
+}
+
+#[test]
+fn dropped_workers_leave_no_process_behind() {
+    let pids: Vec<u32> = (0..50)
+        .map(|_| {
+            let mut worker = Worker::start(Isolation::Process, twin("hello")).unwrap();
+            assert_eq!(worker.call(b"x", GENEROUS).unwrap(), b"X");
+            worker.pid().unwrap()
+        })
+        .collect();
+    for pid in pids {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "pid {pid} left behind"
+        );
+    }
+}
+
+#[test]
+fn a_plain_process_sees_the_host() {
+    // The lower bound isolates nothing: that is what it measures.
+    let hostname = std::fs::read_to_string("/etc/hostname").unwrap();
+    assert_eq!(probe(Isolation::Process, "read /etc/hostname"), hostname);
+}
+
+/// Runs one probe command in a fresh worker of the `wasi-probe` twin.
+pub(crate) fn probe(isolation: Isolation, command: &str) -> String {
+    let mut worker = Worker::start(isolation, twin("wasi-probe")).unwrap();
+    String::from_utf8(worker.call(command.as_bytes(), GENEROUS).unwrap()).unwrap()
+}
+
+#[test]
+fn without_isolation_the_network_probe_connects() {
+    // The live twin of every level's "cuts the network" test.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    assert_eq!(
+        probe(Isolation::Process, &format!("connect {address}")),
+        "connected"
+    );
+    assert!(listener.accept().is_ok());
+}
