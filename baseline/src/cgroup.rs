@@ -163,6 +163,18 @@ impl TenantCgroup {
                 }
                 std::thread::sleep(Duration::from_millis(1));
             }
+            // A runtime's cgroups inside ours (crun's) go first.
+            if let Ok(children) = std::fs::read_dir(&dir) {
+                for child in children.flatten() {
+                    if child.file_type().is_ok_and(|kind| kind.is_dir()) {
+                        Self {
+                            relative: String::new(),
+                            dirs: vec![child.path()],
+                        }
+                        .remove();
+                    }
+                }
+            }
             // Killed processes leave their cgroup as they exit.
             for _ in 0..1000 {
                 match std::fs::remove_dir(&dir) {
@@ -181,24 +193,56 @@ impl Drop for TenantCgroup {
     }
 }
 
-/// Whether the kernel OOM-killed a process of the cgroup at `relative`
-/// (cgroup v1 `memory.oom_control`, or v2 `memory.events`) because of its
-/// memory limit.
-pub(crate) fn oom_killed(relative: &str) -> bool {
-    let v1 = Path::new(ROOT)
-        .join("memory")
-        .join(relative)
-        .join("memory.oom_control");
-    let v2 = Path::new(ROOT).join(relative).join("memory.events");
-    [v1, v2].iter().any(|path| {
-        std::fs::read_to_string(path).is_ok_and(|text| {
-            text.lines().any(|line| {
-                line.strip_prefix("oom_kill ")
-                    .and_then(|count| count.trim().parse::<u64>().ok())
-                    .is_some_and(|count| count > 0)
-            })
-        })
-    })
+/// What the cgroup at `relative` says of memory-limit trouble.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct OomRecord {
+    /// The kernel OOM-killed a process whose memory is charged here (cgroup
+    /// v1 `memory.oom_control`; v2 `memory.events`, which also counts
+    /// descendants).
+    pub(crate) killed: bool,
+    /// Usage reached this cgroup's own limit (v1 `memory.failcnt` or the
+    /// `memory.max_usage_in_bytes` high-water mark; v2 `max` events). On v1 the kill of a process in a child cgroup is
+    /// counted in the child only, so for a runtime's cgroup inside ours this
+    /// is what ours records.
+    pub(crate) limit_hit: bool,
+}
+
+fn counter(path: &Path, key: Option<&str>) -> u64 {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return 0;
+    };
+    match key {
+        None => text.trim().parse().unwrap_or(0),
+        Some(key) => text
+            .lines()
+            .find_map(|line| line.strip_prefix(key)?.strip_prefix(' '))
+            .and_then(|count| count.trim().parse().ok())
+            .unwrap_or(0),
+    }
+}
+
+/// Whether a usage high-water mark reached `limit`, give or take one charge
+/// batch (the kernel charges up to 64 pages at a time, and newer kernels do
+/// not count v1 `failcnt` at all).
+fn reached(high_water: u64, limit: u64) -> bool {
+    const CHARGE_BATCH: u64 = 64 * 4096;
+    limit > 0 && high_water + CHARGE_BATCH >= limit
+}
+
+/// The OOM record of the cgroup at `relative`.
+pub(crate) fn oom_record(relative: &str) -> OomRecord {
+    let v1 = Path::new(ROOT).join("memory").join(relative);
+    let v2 = Path::new(ROOT).join(relative);
+    OomRecord {
+        killed: counter(&v1.join("memory.oom_control"), Some("oom_kill")) > 0
+            || counter(&v2.join("memory.events"), Some("oom_kill")) > 0,
+        limit_hit: counter(&v1.join("memory.failcnt"), None) > 0
+            || reached(
+                counter(&v1.join("memory.max_usage_in_bytes"), None),
+                counter(&v1.join("memory.limit_in_bytes"), None),
+            )
+            || counter(&v2.join("memory.events"), Some("max")) > 0,
+    }
 }
 
 /// Bytes charged to the cgroup at `relative` now (kernel memory included),

@@ -1,5 +1,14 @@
-//! OCI runtimes (runc): a bundle per tenant whose root filesystem is empty
-//! but for the twin, bind-mounted read-only.
+//! OCI runtimes (runc, crun): a bundle per tenant whose root filesystem is
+//! empty but for the twin, bind-mounted read-only.
+//!
+//! runc runs as is, with `run --keep` so that the container's cgroup (and its
+//! OOM counter) outlives the container until we delete it. crun 1.8 has no
+//! `--keep` and removes its cgroup as the container exits, so a crun tenant
+//! lives inside a cgroup of ours that holds the memory limit (and so the OOM
+//! counter); crun's own cgroup inside it gets the limit plus one page, so the
+//! kill is always charged to ours. crun also refuses hybrid cgroup hosts
+//! (v1 controllers with a v2 mount at `/sys/fs/cgroup/unified`): it runs in a
+//! private mount namespace where that mount is gone.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,22 +24,63 @@ pub const PIDS_LIMIT: u64 = 16;
 /// Address-space rlimit of an OCI tenant's process (behind the cgroup).
 pub const ADDRESS_SPACE_LIMIT_BYTES: u64 = 1 << 30;
 
+/// Which OCI runtime, and where it is installed.
+#[derive(Debug, Clone)]
+pub(crate) enum Runtime {
+    /// runc.
+    Runc(PathBuf),
+    /// crun.
+    Crun(PathBuf),
+}
+
+impl Runtime {
+    /// A command running the runtime with `args`.
+    fn command(&self, args: &[&std::ffi::OsStr]) -> Command {
+        match self {
+            Self::Runc(runc) => {
+                let mut command = Command::new(runc);
+                command.args(args);
+                command
+            }
+            Self::Crun(crun) => {
+                let mut command = Command::new("unshare");
+                command
+                    .args(["--mount", "--propagation", "private", "sh", "-c"])
+                    .arg(r#"umount /sys/fs/cgroup/unified 2>/dev/null; exec "$0" "$@""#)
+                    .arg(crun)
+                    .args(args);
+                command
+            }
+        }
+    }
+}
+
 /// A created bundle: remove the container and the directory when done.
 #[derive(Debug)]
 pub(crate) struct Bundle {
-    pub(crate) runtime: PathBuf,
+    pub(crate) runtime: Runtime,
     pub(crate) id: String,
     pub(crate) dir: tempfile::TempDir,
 }
 
 impl Bundle {
-    /// Writes a bundle for `binary` and returns it with the `runc run`
-    /// command that starts it in the foreground (stdio through pipes).
+    /// Writes a bundle for `binary` as tenant `id` and returns it with the
+    /// command that runs it in the foreground (stdio through pipes).
     pub(crate) fn create(
-        runtime: PathBuf,
+        runtime: Runtime,
         binary: &Path,
+        id: String,
     ) -> Result<(Self, Command), BaselineError> {
-        let id = crate::cgroup::next_id();
+        let (cgroup, memory_limit) = match runtime {
+            Runtime::Runc(_) => (
+                format!("/{}/{id}", crate::cgroup::PARENT),
+                MEMORY_LIMIT_BYTES,
+            ),
+            Runtime::Crun(_) => (
+                format!("/{}/{id}/crun", crate::cgroup::PARENT),
+                MEMORY_LIMIT_BYTES + 4096,
+            ),
+        };
         let dir = tempfile::Builder::new()
             .prefix("plugbox-bundle-")
             .tempdir()
@@ -65,9 +115,9 @@ impl Bundle {
                   "options": ["rbind", "ro", "nosuid", "nodev"] }
             ],
             "linux": {
-                "cgroupsPath": format!("/plugbox/{id}"),
+                "cgroupsPath": cgroup,
                 "resources": {
-                    "memory": { "limit": MEMORY_LIMIT_BYTES },
+                    "memory": { "limit": memory_limit },
                     "pids": { "limit": PIDS_LIMIT }
                 },
                 "namespaces": [
@@ -82,15 +132,16 @@ impl Bundle {
         let text = serde_json::to_vec_pretty(&config)
             .map_err(|error| BaselineError::Spawn(error.into()))?;
         std::fs::write(dir.path().join("config.json"), text).map_err(BaselineError::Spawn)?;
-        let mut command = Command::new(&runtime);
-        // `--keep`: the container's cgroup outlives its exit, so that an OOM
-        // kill can be told apart from a crash; `delete` removes it.
-        command
-            .arg("run")
-            .arg("--keep")
-            .arg("--bundle")
-            .arg(dir.path())
-            .arg(&id);
+        // runc: `--keep`, the container's cgroup outlives its exit, so that
+        // an OOM kill can be told apart from a crash; `delete` removes it.
+        let keep: &[&str] = match runtime {
+            Runtime::Runc(_) => &["--keep"],
+            Runtime::Crun(_) => &[],
+        };
+        let mut args: Vec<&std::ffi::OsStr> = vec!["run".as_ref()];
+        args.extend(keep.iter().map(std::ffi::OsStr::new));
+        args.extend(["--bundle".as_ref(), dir.path().as_os_str(), id.as_ref()]);
+        let command = runtime.command(&args);
         Ok((Self { runtime, id, dir }, command))
     }
 
@@ -99,8 +150,9 @@ impl Bundle {
     /// (a deadline shorter than its start-up) has no state to delete from,
     /// but may have made the cgroup and started its init inside.
     pub(crate) fn delete(&self) {
-        let _ = Command::new(&self.runtime)
-            .args(["delete", "--force", &self.id])
+        let _ = self
+            .runtime
+            .command(&["delete".as_ref(), "--force".as_ref(), self.id.as_ref()])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .status();

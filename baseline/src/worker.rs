@@ -38,6 +38,8 @@ pub enum Isolation {
     /// namespaces, no capabilities, no_new_privs, an unprivileged user, and
     /// a cgroup limiting memory and processes).
     Runc,
+    /// crun, the C OCI runtime, with the same generated bundle as runc.
+    Crun,
 }
 
 impl Isolation {
@@ -46,6 +48,7 @@ impl Isolation {
         Self::Process,
         Self::Namespaced,
         Self::Bubblewrap,
+        Self::Crun,
         Self::Runc,
     ];
 
@@ -56,6 +59,7 @@ impl Isolation {
             Self::Namespaced => "namespaced",
             Self::Bubblewrap => "bwrap",
             Self::Runc => "runc",
+            Self::Crun => "crun",
         }
     }
 
@@ -80,6 +84,7 @@ impl Isolation {
             Self::Process | Self::Namespaced => None,
             Self::Bubblewrap => Some("bwrap"),
             Self::Runc => Some("runc"),
+            Self::Crun => Some("crun"),
         }
     }
 }
@@ -151,7 +156,27 @@ impl Worker {
             Isolation::Runc => {
                 let runc =
                     find_in_path("runc").ok_or(BaselineError::RuntimeNotInstalled("runc"))?;
-                let (created, command) = crate::oci::Bundle::create(runc, binary)?;
+                let runtime = crate::oci::Runtime::Runc(runc);
+                let (created, command) =
+                    crate::oci::Bundle::create(runtime, binary, crate::cgroup::next_id())?;
+                bundle = Some(created);
+                command
+            }
+            Isolation::Crun => {
+                let crun =
+                    find_in_path("crun").ok_or(BaselineError::RuntimeNotInstalled("crun"))?;
+                let id = crate::cgroup::next_id();
+                // Ours, around crun's: it holds the limit and the OOM counter.
+                cgroup = Some(
+                    TenantCgroup::create(
+                        &id,
+                        crate::oci::MEMORY_LIMIT_BYTES,
+                        crate::oci::PIDS_LIMIT,
+                    )
+                    .map_err(BaselineError::Spawn)?,
+                );
+                let runtime = crate::oci::Runtime::Crun(crun);
+                let (created, command) = crate::oci::Bundle::create(runtime, binary, id)?;
                 bundle = Some(created);
                 command
             }
@@ -235,12 +260,20 @@ impl Worker {
             BaselineError::Stopped => self.wait_briefly(),
             _ => None,
         };
-        let oom_killed = self
+        let oom = self
             .cgroup()
-            .is_some_and(|cgroup| crate::cgroup::oom_killed(&cgroup));
+            .map(|cgroup| crate::cgroup::oom_record(&cgroup))
+            .unwrap_or_default();
+        // Killed by a SIGKILL we did not send (or a runtime's 128 + 9).
+        let sigkilled = |status: &ExitStatus| {
+            use std::os::unix::process::ExitStatusExt as _;
+            status.signal() == Some(libc::SIGKILL) || status.code() == Some(128 + libc::SIGKILL)
+        };
         self.kill();
         match crashed {
-            Some(status) if oom_killed => BaselineError::MemoryLimitKilled(status),
+            Some(status) if oom.killed || (oom.limit_hit && sigkilled(&status)) => {
+                BaselineError::MemoryLimitKilled(status)
+            }
             Some(status) => BaselineError::WorkerCrashed(status),
             None => error,
         }

@@ -141,7 +141,10 @@ pub(crate) fn two_hundred_tenants_leave_nothing_behind(level: Isolation) {
             );
         }
     }
-    if matches!(level, Isolation::Namespaced | Isolation::Runc) {
+    if matches!(
+        level,
+        Isolation::Namespaced | Isolation::Crun | Isolation::Runc
+    ) {
         assert_eq!(traces.cgroups.len(), TENANTS, "every tenant had a cgroup");
     }
 }

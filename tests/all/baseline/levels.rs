@@ -133,6 +133,7 @@ macro_rules! levels {
 
 levels! {
     namespaced: Isolation::Namespaced, memory_limit: true;
+    crun: Isolation::Crun, memory_limit: true;
     bwrap: Isolation::Bubblewrap, memory_limit: false;
     runc: Isolation::Runc, memory_limit: true;
 }
@@ -142,7 +143,7 @@ fn every_level_is_tested_here() {
     // A new level must join the list above.
     assert_eq!(
         Isolation::ALL.len(),
-        4,
+        5,
         "levels: {:?}",
         Isolation::ALL
             .iter()
