@@ -202,6 +202,12 @@ impl CustomInstance {
     pub fn is_poisoned(&self) -> bool {
         self.tenant.poisoned_by().is_some()
     }
+
+    /// A handle that cancels this instance's running call from another
+    /// thread (see [`Canceller`](crate::Canceller)).
+    pub fn canceller(&self) -> crate::Canceller {
+        self.tenant.canceller()
+    }
 }
 
 impl std::fmt::Debug for CustomInstance {

@@ -27,6 +27,9 @@ pub enum ErrorKind {
     /// The plugin overflowed the wasm stack
     /// ([`EngineBuilder::max_wasm_stack`](crate::EngineBuilder::max_wasm_stack)).
     StackOverflow,
+    /// The embedder cancelled the call from another thread
+    /// ([`Canceller::cancel`](crate::Canceller::cancel)).
+    Cancelled,
     /// Any other trap: `unreachable`, a panic in the guest, an out-of-bounds
     /// access, a division by zero... [`Error::wasm_backtrace`] says where.
     Trap,
@@ -71,6 +74,7 @@ impl ErrorKind {
                 | Self::MemoryLimit
                 | Self::TableLimit
                 | Self::StackOverflow
+                | Self::Cancelled
                 | Self::Trap
         )
     }
@@ -83,6 +87,7 @@ impl ErrorKind {
             Self::TableLimit => "table limit exceeded",
             Self::InstanceLimit => "instance limit exceeded",
             Self::StackOverflow => "wasm stack overflow",
+            Self::Cancelled => "call cancelled",
             Self::Trap => "plugin trapped",
             Self::Guest => "plugin returned an error",
             Self::Poisoned => "instance is poisoned by an earlier trap",

@@ -11,8 +11,10 @@ pub(crate) struct EpochBudget {
     /// Async calls yield to the executor at every tick; sync calls run until
     /// their deadline.
     pub(crate) yield_every_tick: bool,
-    /// Ticks left before the deadline (async calls).
+    /// Ticks left before the deadline.
     pub(crate) ticks_left: u64,
+    /// The call stopped because its [`Canceller`](crate::Canceller) asked.
+    pub(crate) cancelled: bool,
 }
 
 /// The data of every plugbox `Store`: the instance's limiter, the host-call
@@ -30,6 +32,7 @@ pub struct HostContext {
     pub(crate) host: Arc<HostGrants>,
     pub(crate) budget: CallBudget,
     pub(crate) epoch: EpochBudget,
+    pub(crate) canceller: crate::Canceller,
     #[cfg(feature = "wasi")]
     pub(crate) wasi: Option<Box<crate::wasi::WasiState>>,
 }
@@ -51,6 +54,7 @@ impl HostContext {
                 logs_dropped: 0,
             },
             epoch: EpochBudget::default(),
+            canceller: crate::Canceller(Arc::default()),
             limiter: StoreLimiter::new(limits),
             host,
             #[cfg(feature = "wasi")]

@@ -145,6 +145,12 @@ impl Instance {
         self.tenant.poisoned_by().is_some()
     }
 
+    /// A handle that cancels this instance's running call from another
+    /// thread or task (see [`Canceller`](crate::Canceller)).
+    pub fn canceller(&self) -> crate::Canceller {
+        self.tenant.canceller()
+    }
+
     /// The kind of the trap that poisoned this instance, if one did.
     pub fn poisoned_by(&self) -> Option<ErrorKind> {
         self.tenant.poisoned_by()

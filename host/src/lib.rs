@@ -55,6 +55,7 @@
 
 mod bindings;
 mod cache;
+mod cancel;
 mod custom;
 mod describe;
 mod engine;
@@ -72,6 +73,7 @@ mod ticker;
 mod wasi;
 mod world;
 
+pub use cancel::Canceller;
 pub use custom::{CustomInstance, CustomPlugin, CustomResponse, CustomWorld};
 pub use describe::{ComponentInfo, Function, Item, ItemKind};
 pub use engine::{Allocator, Engine, EngineBuilder};

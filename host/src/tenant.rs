@@ -35,13 +35,24 @@ impl Tenant {
         let limits = *context.limiter.limits();
         let mut store = Store::new(engine.wasmtime(), context);
         store.limiter(|context| &mut context.limiter);
+        // Runs at every epoch tick of a call: cancellation, the deadline, and
+        // for async calls a yield to the executor.
         store.epoch_deadline_callback(|mut store| {
-            let epoch = &mut store.data_mut().epoch;
-            if !epoch.yield_every_tick || epoch.ticks_left <= 1 {
+            let context = store.data_mut();
+            if context.canceller.requested() {
+                context.epoch.cancelled = true;
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            let epoch = &mut context.epoch;
+            if epoch.ticks_left <= 1 {
                 return Ok(UpdateDeadline::Interrupt);
             }
             epoch.ticks_left -= 1;
-            Ok(UpdateDeadline::Yield(1))
+            Ok(if epoch.yield_every_tick {
+                UpdateDeadline::Yield(1)
+            } else {
+                UpdateDeadline::Continue(1)
+            })
         });
         let mut tenant = Self {
             store,
@@ -97,15 +108,19 @@ impl Tenant {
         context.start_call();
         context.epoch.yield_every_tick = mode == Mode::Async;
         context.epoch.ticks_left = self.deadline_ticks;
-        self.store.set_epoch_deadline(match mode {
-            Mode::Sync => self.deadline_ticks,
-            Mode::Async => 1,
-        });
+        context.epoch.cancelled = false;
+        context.canceller.reset();
+        self.store.set_epoch_deadline(1);
         self.store
             .set_fuel(self.limits.fuel_per_call())
             .map_err(|error| {
                 Error::new(ErrorKind::Config, "the engine has fuel disabled").with_wasmtime(error)
             })
+    }
+
+    /// A handle that cancels this tenant's running call.
+    pub(crate) fn canceller(&self) -> crate::Canceller {
+        self.store.data().canceller.clone()
     }
 
     pub(crate) fn limits(&self) -> &Limits {
@@ -145,6 +160,10 @@ fn classify(
         Some(Trap::OutOfFuel) => (
             ErrorKind::FuelExhausted,
             format!("used all {} units of fuel", limits.fuel_per_call()),
+        ),
+        Some(Trap::Interrupt) if store.data().epoch.cancelled => (
+            ErrorKind::Cancelled,
+            "cancelled by its embedder".to_string(),
         ),
         Some(Trap::Interrupt) => (
             ErrorKind::DeadlineExceeded,

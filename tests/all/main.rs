@@ -13,6 +13,7 @@ mod capabilities;
 mod custom_world;
 mod engine;
 mod host_functions;
+mod hostile;
 mod isolation;
 mod plugins;
 mod traced;

@@ -11,6 +11,12 @@ use crate::{assert_engine_still_serves, engine, plugin};
 /// The custom-world plugin's test lives with the custom-world tests.
 pub use crate::custom_world::scorer;
 
+/// The hostile plugin's attacks have their own suite (`hostile.rs`).
+#[test]
+pub fn hostile() {
+    crate::hostile::hostile_plugin_answers_ok();
+}
+
 #[test]
 pub fn hello() {
     let engine = engine();
