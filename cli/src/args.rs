@@ -25,6 +25,12 @@ pub enum Command {
     /// Compile a component into a cache directory, so that loading it later
     /// (with the same cache directory) skips compilation.
     Compile(Compile),
+    /// Compare what a tenant costs under plugbox and under process,
+    /// namespace and container isolation, running the same plugin logic:
+    /// cold start, memory per tenant, throughput, the limit reached, and
+    /// compute overhead. Prints a table and writes report.json and
+    /// report.svg. Run it with RUST_BACKTRACE unset.
+    Density(Density),
 }
 
 /// Which plugin: a `.wasm` file, or one of the plugins built into this binary.
@@ -110,6 +116,36 @@ pub struct Compile {
     /// The cache directory to compile into.
     #[arg(long, value_name = "DIR")]
     pub cache_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct Density {
+    /// Largest tenant count: the ramp is 1, 10, 100, ... up to N.
+    #[arg(long, value_name = "N", default_value_t = 1_000)]
+    pub tenants: usize,
+    /// Methods to run, comma-separated (default: all): plugbox-pooling,
+    /// plugbox-ondemand, then every baseline level (process, namespaced,
+    /// bwrap, crun, runc), extism.
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub methods: Option<Vec<String>>,
+    /// Stop a method's ramp once a run's memory exceeds this (bytes, or
+    /// 512MiB, 1GiB...).
+    #[arg(long, value_name = "BYTES", default_value = "1GiB", value_parser = parse_bytes)]
+    pub memory_budget: usize,
+    /// Stop starting tenants after this many seconds per run (reported as
+    /// `time bound`).
+    #[arg(long, value_name = "S", default_value_t = 40)]
+    pub start_bound: u64,
+    /// Round-robin calls with every tenant live for this many milliseconds
+    /// per run (at least one call per tenant).
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub throughput_ms: u64,
+    /// Fibonacci index for the compute comparison; 0 skips it.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub fib: u32,
+    /// Directory for report.json and report.svg.
+    #[arg(long, value_name = "DIR", default_value = "target/density")]
+    pub out: PathBuf,
 }
 
 /// `4096`, `64KiB`, `16MiB`, `1GiB` (also `K`/`M`/`G` and `KB`/`MB`/`GB`,

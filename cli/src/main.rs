@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::Parser as _;
 use plugbox::{Allocator, Engine, Limits, Plugin, Policy};
 
-use crate::args::{Cli, Command, Compile, Inspect, PluginSource, Run};
+use crate::args::{Cli, Command, Compile, Density, Inspect, PluginSource, Run};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         Command::Run(run) => run_plugin(&run),
         Command::Inspect(inspect) => inspect_plugin(&inspect),
         Command::Compile(compile) => compile_plugin(&compile),
+        Command::Density(density) => density_report(&density),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -196,5 +197,45 @@ fn compile_plugin(compile: &Compile) -> Result<(), Failure> {
             "compiled to"
         }
     );
+    Ok(())
+}
+
+fn density_report(density: &Density) -> Result<(), Failure> {
+    let failure = |message: String| Failure {
+        message,
+        backtrace: None,
+    };
+    let config = plugbox_density::Config {
+        max_tenants: density.tenants.max(1),
+        methods: density.methods.clone(),
+        bounds: plugbox_density::Bounds {
+            memory_budget: density.memory_budget as u64,
+            start_time: Duration::from_secs(density.start_bound),
+            throughput_time: Duration::from_millis(density.throughput_ms),
+            throughput_requests: 1_000_000,
+        },
+        fib_n: (density.fib > 0).then_some(density.fib),
+        progress: true,
+    };
+    // Checked before anything runs, so that a typo fails at once.
+    plugbox_density::select(config.methods.as_deref()).map_err(failure)?;
+    if let Ok(value) = std::env::var("RUST_BACKTRACE") {
+        eprintln!(
+            "warning: RUST_BACKTRACE={value} is set (recorded in the report); it slows \
+             error paths: measure with `env -u RUST_BACKTRACE plugbox density`"
+        );
+    }
+    eprintln!(
+        "density: ramp {:?}, memory budget {} MiB per run, at most {} s starting tenants \
+         per run, {} ms of round-robin calls per run",
+        plugbox_density::ramp(config.max_tenants),
+        config.bounds.memory_budget >> 20,
+        config.bounds.start_time.as_secs(),
+        config.bounds.throughput_time.as_millis(),
+    );
+    let report = plugbox_density::run(&config).map_err(failure)?;
+    print!("{}", report.table());
+    let (json, svg) = plugbox_density::write(&report, &density.out).map_err(failure)?;
+    println!("\nwrote {} and {}", json.display(), svg.display());
     Ok(())
 }

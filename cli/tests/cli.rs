@@ -245,3 +245,71 @@ fn example_plugins_run_with_their_shipped_policies() {
         stdout(&filter)
     );
 }
+
+#[test]
+fn density_writes_a_report_with_the_issue_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = plugbox(&[
+        "density",
+        "--tenants",
+        "10",
+        "--methods",
+        "plugbox-pooling,process",
+        "--throughput-ms",
+        "50",
+        "--fib",
+        "20",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = stdout(&output);
+    assert!(table.contains("plugbox-pooling"), "{table}");
+    assert!(table.contains("compute overhead"), "{table}");
+    let text = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let positive = |value: &serde_json::Value| value.as_f64().is_some_and(|v| v > 0.0);
+    assert!(positive(&report["machine"]["cpus"]), "{report}");
+    assert!(positive(&report["machine"]["memory_gib"]), "{report}");
+    assert!(report["machine"]["kernel"].is_string(), "{report}");
+    let runs = report["runs"].as_array().unwrap();
+    // The ramp 1, 10 for each of the two methods.
+    assert_eq!(runs.len(), 4, "{report}");
+    for run in runs {
+        assert!(run["stopped_by"].is_null(), "{run}");
+        assert!(run["tenants"].as_u64().is_some_and(|n| n == 1 || n == 10));
+        for percentile in ["p50", "p90", "p99"] {
+            assert!(positive(&run["cold_start_us"][percentile]), "{run}");
+        }
+        assert!(positive(&run["throughput_rps"]), "{run}");
+        assert!(positive(&run["latency_us"]["p50"]), "{run}");
+        assert!(positive(&run["latency_us"]["p99"]), "{run}");
+        // Memory may be within measurement noise of zero at one tenant.
+        assert!(run["pss_kib_per_tenant"].is_number(), "{run}");
+        assert!(
+            run["charged_kib_per_tenant"].is_number() || run["charged_unavailable"].is_string(),
+            "{run}"
+        );
+    }
+    let ten_processes = runs
+        .iter()
+        .find(|run| run["method"] == "process" && run["tenants"] == 10)
+        .unwrap();
+    assert!(
+        positive(&ten_processes["pss_kib_per_tenant"]),
+        "{ten_processes}"
+    );
+    assert!(report["skipped"].is_array(), "{report}");
+    for field in ["native_ms", "wasm_ms", "wasm_fuel_ms"] {
+        assert!(positive(&report["compute"][field]), "{report}");
+    }
+    assert!(dir.path().join("report.svg").is_file());
+    let svg = std::fs::read_to_string(dir.path().join("report.svg")).unwrap();
+    assert!(svg.contains("polyline"), "{svg}");
+}
+
+#[test]
+fn density_rejects_an_unknown_method() {
+    let output = plugbox(&["density", "--methods", "docker"]);
+    assert_one_line_failure(&output, 1, "unknown method `docker`");
+}

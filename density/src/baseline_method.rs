@@ -1,0 +1,90 @@
+//! Baseline tenants: one long-lived worker process per tenant running the
+//! plugin's native twin, at one isolation level of `plugbox-baseline`.
+
+use std::time::Duration;
+
+use plugbox_baseline::{BaselineError, Isolation, Worker};
+
+use crate::method::{Failure, Fleet, Limit, limit_of_errno};
+
+/// Deadline of every baseline call (generous: the harness measures, it does
+/// not enforce).
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Live workers of one isolation level.
+#[derive(Debug)]
+pub struct BaselineFleet {
+    isolation: Isolation,
+    twin: &'static str,
+    workers: Vec<Worker>,
+}
+
+impl BaselineFleet {
+    /// A fleet of `isolation` workers running the plugin's native twin.
+    ///
+    /// # Errors
+    ///
+    /// The plugin has no native twin.
+    pub fn new(isolation: Isolation) -> Result<Self, Failure> {
+        let twin = plugbox_artifacts::by_name(crate::PLUGIN)
+            .and_then(|artifact| artifact.native)
+            .ok_or_else(|| Failure::other(format!("`{}` has no native twin", crate::PLUGIN)))?;
+        Ok(Self {
+            isolation,
+            twin,
+            workers: Vec::new(),
+        })
+    }
+}
+
+impl Fleet for BaselineFleet {
+    fn start_tenant(&mut self, input: &[u8]) -> Result<Vec<u8>, Failure> {
+        let mut worker = Worker::start(self.isolation, self.twin).map_err(|e| classify(&e))?;
+        let output = worker.call(input, DEADLINE).map_err(|e| classify(&e))?;
+        self.workers.push(worker);
+        Ok(output)
+    }
+
+    fn call(&mut self, index: usize, input: &[u8]) -> Result<Vec<u8>, Failure> {
+        let worker = self
+            .workers
+            .get_mut(index)
+            .ok_or_else(|| Failure::other(format!("no tenant {index}")))?;
+        worker.call(input, DEADLINE).map_err(|e| classify(&e))
+    }
+
+    fn len(&self) -> usize {
+        self.workers.len()
+    }
+
+    fn worker_pids(&self) -> Vec<u32> {
+        self.workers.iter().filter_map(Worker::pid).collect()
+    }
+
+    fn worker_cgroups(&self) -> Vec<String> {
+        self.workers.iter().filter_map(Worker::cgroup).collect()
+    }
+
+    fn stop_all(&mut self) -> Result<(), String> {
+        let mut first = None;
+        for worker in self.workers.drain(..) {
+            if let Err(error) = worker.stop() {
+                first.get_or_insert_with(|| error.to_string());
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+/// The limit behind a baseline error: the OS error of a failed spawn.
+fn classify(error: &BaselineError) -> Failure {
+    let detail = error.to_string();
+    let limit = match error {
+        BaselineError::Spawn(io) | BaselineError::Io(io) => io
+            .raw_os_error()
+            .and_then(limit_of_errno)
+            .unwrap_or_else(|| Limit::Other(detail.clone())),
+        _ => Limit::Other(detail.clone()),
+    };
+    Failure { limit, detail }
+}

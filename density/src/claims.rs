@@ -1,0 +1,181 @@
+//! The articles' claims about Wasm versus containers, next to what this run
+//! measured, with a verdict each.
+//!
+//! Wasm is plugbox with the pooling allocator; the container is runc (what
+//! Docker runs) if it ran, else crun. Both are compared at the largest
+//! tenant count both reached.
+
+use serde::Serialize;
+
+use crate::compute::Compute;
+use crate::run::RunReport;
+
+/// How verdicts are decided (printed under the table).
+pub const RULE: &str = "verdict: for an advantage claimed as a ratio, `holds` when ours is at \
+     least the claimed ratio, `holds by far` at 10× the claimed ratio or more, `does not hold` \
+     below it; for the compute overhead, `holds` when ours is at most the claimed overhead";
+
+/// One claim and our figure.
+#[derive(Debug, Clone, Serialize)]
+pub struct Claim {
+    /// What is claimed.
+    pub claim: String,
+    /// The source's figure.
+    pub source: String,
+    /// Our figure, in words.
+    pub measured: String,
+    /// Our figure as a number (a ratio, or the overhead in percent).
+    pub value: Option<f64>,
+    /// holds / holds by far / does not hold / not measured.
+    pub verdict: String,
+}
+
+const WASM: &str = "plugbox-pooling";
+const CONTAINERS: &[&str] = &["runc", "crun"];
+
+/// The claims, judged on `runs` and `compute`.
+pub fn judge(runs: &[RunReport], compute: Option<&Compute>) -> Vec<Claim> {
+    let pair = CONTAINERS.iter().find_map(|container| {
+        let wasm = largest_common(runs, WASM, container)?;
+        let other = runs
+            .iter()
+            .find(|run| run.method == *container && run.tenants == wasm.tenants)?;
+        Some((wasm, other, *container))
+    });
+    let ratio_claim = |claim: &str,
+                       source: &str,
+                       claimed: f64,
+                       pick: fn(&RunReport) -> Option<f64>,
+                       unit: &str| {
+        let Some((wasm, container, name)) = pair else {
+            return unmeasured(claim, source, "no container run to compare with");
+        };
+        match (pick(wasm), pick(container)) {
+            (Some(ours), Some(theirs)) if ours > 0.0 => {
+                let ratio = theirs / ours;
+                Claim {
+                    claim: claim.into(),
+                    source: source.into(),
+                    measured: format!(
+                        "{} {} vs {name} {} at N={}: {ratio:.0}×",
+                        crate::report::num(Some(ours)),
+                        unit,
+                        crate::report::num(Some(theirs)),
+                        wasm.tenants
+                    ),
+                    value: Some(ratio),
+                    verdict: ratio_verdict(ratio, claimed).into(),
+                }
+            }
+            _ => unmeasured(claim, source, "a figure is missing"),
+        }
+    };
+    let mut claims = vec![
+        ratio_claim(
+            "cold start vs container",
+            "Wasmtime 0.8 ms vs Docker 300 ms (375×)",
+            375.0,
+            |run| run.cold_start_us.map(|c| c.p50),
+            "µs",
+        ),
+        ratio_claim(
+            "memory per idle instance",
+            "Wasmtime 4 MB vs Docker 48 MB (12×)",
+            12.0,
+            |run| run.charged_kib_per_tenant.or(run.pss_kib_per_tenant),
+            "KiB",
+        ),
+    ];
+    // Tenants per node: 30 containers vs 500+ Wasm modules (16.7×), as
+    // tenants per GiB of charged memory.
+    claims.push(ratio_claim(
+        "tenants per node",
+        "30 containers vs 500+ Wasm modules (17×)",
+        500.0 / 30.0,
+        // Inverted so that the ratio reads Wasm tenants per container tenant.
+        |run| run.tenants_per_gib.map(|t| 1.0 / t),
+        "GiB/tenant",
+    ));
+    if let Some(last) = claims.last_mut()
+        && let Some(ratio) = last.value
+    {
+        last.measured = format!("{ratio:.0}× the tenants per GiB (charged memory)");
+    }
+    claims.push(match compute {
+        Some(c) => {
+            let overhead = (c.wasm_ratio - 1.0) * 100.0;
+            let fuel = (c.wasm_fuel_ratio - 1.0) * 100.0;
+            Claim {
+                claim: "compute overhead".into(),
+                source: "Wasmtime +14% vs native, recursive fib".into(),
+                measured: format!(
+                    "fib({}): wasm {overhead:+.0}%, with fuel {fuel:+.0}%",
+                    c.fib_n
+                ),
+                value: Some(overhead),
+                verdict: if overhead <= 14.0 {
+                    "holds"
+                } else {
+                    "does not hold"
+                }
+                .into(),
+            }
+        }
+        None => unmeasured(
+            "compute overhead",
+            "Wasmtime +14% vs native, recursive fib",
+            "not measured",
+        ),
+    });
+    claims
+}
+
+fn ratio_verdict(ratio: f64, claimed: f64) -> &'static str {
+    if ratio >= claimed * 10.0 {
+        "holds by far"
+    } else if ratio >= claimed {
+        "holds"
+    } else {
+        "does not hold"
+    }
+}
+
+fn unmeasured(claim: &str, source: &str, why: &str) -> Claim {
+    Claim {
+        claim: claim.into(),
+        source: source.into(),
+        measured: why.into(),
+        value: None,
+        verdict: "not measured".into(),
+    }
+}
+
+/// The run of `a` at the largest tenant count that `b` also reached.
+fn largest_common<'r>(runs: &'r [RunReport], a: &str, b: &str) -> Option<&'r RunReport> {
+    runs.iter()
+        .filter(|run| run.method == a && run.tenants > 0)
+        .filter(|run| {
+            runs.iter()
+                .any(|other| other.method == b && other.tenants == run.tenants)
+        })
+        .max_by_key(|run| run.tenants)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts() {
+        assert_eq!(ratio_verdict(400.0, 375.0), "holds");
+        assert_eq!(ratio_verdict(4000.0, 375.0), "holds by far");
+        assert_eq!(ratio_verdict(100.0, 375.0), "does not hold");
+    }
+
+    #[test]
+    fn no_container_means_not_measured() {
+        let claims = judge(&[], None);
+        assert_eq!(claims.len(), 4);
+        assert!(claims.iter().all(|claim| claim.verdict == "not measured"));
+    }
+}

@@ -1,0 +1,267 @@
+//! Compute overhead: the `fib` plugin's naive recursive Fibonacci, native
+//! versus Wasm, with and without fuel.
+//!
+//! - `native`: the plugin's own request function (`__plugbox_handle`, the
+//!   same Rust source the component is built from), called in this process;
+//! - `wasm`: the component on plain wasmtime (no fuel, no epochs), with the
+//!   memory settings plugbox uses (small reservation, no guard pages,
+//!   explicit bounds checks);
+//! - `wasm_fuel`: the same with fuel metering on;
+//! - `wasm_epoch`: the same with epoch interruption on instead;
+//! - `plugbox`: a plugbox `Instance::call` (fuel and epochs on, limits armed:
+//!   what an embedder gets);
+//! - `native_twin`: the twin executable as a `process` worker, over pipes
+//!   (one round trip; the input is large enough for IPC to be negligible).
+//!
+//! Each figure is the median of [`REPEATS`] calls after one warm-up call,
+//! the variants interleaved round by round.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use plugbox_baseline::{Isolation, Worker};
+
+use plugbox::wasmtime;
+use serde::Serialize;
+
+use crate::stats::median;
+
+/// Calls per variant (after one warm-up).
+pub const REPEATS: usize = 11;
+
+/// What the compute comparison measured, in milliseconds per call.
+#[derive(Debug, Clone, Serialize)]
+pub struct Compute {
+    /// The Fibonacci index computed.
+    pub fib_n: u32,
+    /// Native, in process.
+    pub native_ms: f64,
+    /// Wasm, no fuel, no epochs.
+    pub wasm_ms: f64,
+    /// Wasm with fuel.
+    pub wasm_fuel_ms: f64,
+    /// Wasm with epoch interruption.
+    pub wasm_epoch_ms: f64,
+    /// plugbox `Instance::call` (fuel + epochs + limits).
+    pub plugbox_ms: f64,
+    /// The native twin as a `process` worker, one round trip.
+    pub native_twin_ms: Option<f64>,
+    /// `wasm_ms / native_ms`.
+    pub wasm_ratio: f64,
+    /// `wasm_fuel_ms / native_ms`.
+    pub wasm_fuel_ratio: f64,
+    /// `wasm_epoch_ms / native_ms`.
+    pub wasm_epoch_ratio: f64,
+    /// `plugbox_ms / native_ms`.
+    pub plugbox_ratio: f64,
+}
+
+/// Measures every variant computing `fib(n)`.
+///
+/// # Errors
+///
+/// When a variant fails or answers differently from the native function.
+pub fn measure(n: u32) -> Result<Compute, String> {
+    let input = n.to_string().into_bytes();
+    let expected = plugbox_plugin_fib::__plugbox_handle(&input)
+        .map_err(|error| format!("native fib: {error}"))?;
+    let bytes = plugbox_artifacts::FIB.bytes;
+    let mut wasm = RawWasm::new(bytes, false, false)?;
+    let mut wasm_fuel = RawWasm::new(bytes, true, false)?;
+    let mut wasm_epoch = RawWasm::new(bytes, false, true)?;
+    let engine = plugbox::Engine::builder()
+        .allocator(plugbox::Allocator::Pooling { capacity: 1 })
+        .build()
+        .map_err(|error| format!("plugbox engine: {error}"))?;
+    let plugin =
+        plugbox::Plugin::new(&engine, bytes).map_err(|error| format!("plugbox: {error}"))?;
+    let mut instance = plugin
+        .instantiate()
+        .map_err(|error| format!("plugbox: {error}"))?;
+    let mut twin = plugbox_artifacts::FIB
+        .native
+        .and_then(|twin| Worker::start(Isolation::Process, twin).ok());
+    let mut variants: Vec<(&str, Variant<'_>)> = vec![
+        (
+            "native",
+            Box::new(|input: &[u8]| {
+                plugbox_plugin_fib::__plugbox_handle(black_box(input))
+                    .map_err(|error| format!("native fib: {error}"))
+            }),
+        ),
+        ("wasm", Box::new(|input: &[u8]| wasm.call(black_box(input)))),
+        (
+            "wasm+fuel",
+            Box::new(|input: &[u8]| wasm_fuel.call(black_box(input))),
+        ),
+        (
+            "wasm+epochs",
+            Box::new(|input: &[u8]| wasm_epoch.call(black_box(input))),
+        ),
+        (
+            "plugbox",
+            Box::new(|input: &[u8]| {
+                instance
+                    .call(black_box(input))
+                    .map(|response| response.output)
+                    .map_err(|error| format!("plugbox call: {error}"))
+            }),
+        ),
+    ];
+    if let Some(worker) = twin.as_mut() {
+        variants.push((
+            "native twin",
+            Box::new(|input: &[u8]| {
+                worker
+                    .call(input, Duration::from_secs(30))
+                    .map_err(|error| error.to_string())
+            }),
+        ));
+    }
+    // Interleaved rounds: on a shared or SMT machine the speed of a core
+    // changes with its neighbours' load, so every variant sees the same
+    // conditions instead of one variant getting a quiet minute.
+    let mut samples = vec![Vec::with_capacity(REPEATS); variants.len()];
+    for round in 0..=REPEATS {
+        for ((name, variant), times) in variants.iter_mut().zip(&mut samples) {
+            let start = Instant::now();
+            let output = variant(&input)?;
+            let elapsed = start.elapsed().as_secs_f64() * 1e3;
+            check(&output, &expected, name)?;
+            // Round 0 warms up.
+            if round > 0 {
+                times.push(elapsed);
+            }
+        }
+    }
+    drop(variants);
+    if let Some(worker) = twin {
+        let _ = worker.stop();
+    }
+    let medians: Vec<Option<f64>> = samples.iter_mut().map(|times| median(times)).collect();
+    let get = |index: usize| -> Result<f64, String> {
+        medians
+            .get(index)
+            .copied()
+            .flatten()
+            .ok_or_else(|| "no samples".to_string())
+    };
+    let (native_ms, wasm_ms, wasm_fuel_ms, wasm_epoch_ms, plugbox_ms) =
+        (get(0)?, get(1)?, get(2)?, get(3)?, get(4)?);
+    Ok(Compute {
+        fib_n: n,
+        native_ms,
+        wasm_ms,
+        wasm_fuel_ms,
+        wasm_epoch_ms,
+        plugbox_ms,
+        native_twin_ms: get(5).ok(),
+        wasm_ratio: wasm_ms / native_ms,
+        wasm_fuel_ratio: wasm_fuel_ms / native_ms,
+        wasm_epoch_ratio: wasm_epoch_ms / native_ms,
+        plugbox_ratio: plugbox_ms / native_ms,
+    })
+}
+
+/// The typed `handle` export.
+type Handle = wasmtime::component::TypedFunc<(Vec<u8>,), (Result<Vec<u8>, String>,)>;
+
+/// One way of computing the answer.
+type Variant<'a> = Box<dyn FnMut(&[u8]) -> Result<Vec<u8>, String> + 'a>;
+
+fn check(output: &[u8], expected: &[u8], what: &str) -> Result<(), String> {
+    if output == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} answered {:?}, native {:?}",
+            String::from_utf8_lossy(output),
+            String::from_utf8_lossy(expected)
+        ))
+    }
+}
+
+/// The plugin's `handle` on a plain wasmtime engine configured like
+/// plugbox's (memory settings: small reservation, no guard pages, explicit
+/// bounds checks), with fuel and epoch interruption on or off: the
+/// reference points of the fuel and epoch overheads.
+pub struct RawWasm {
+    store: wasmtime::Store<()>,
+    handle: Handle,
+    fuel: bool,
+}
+
+impl std::fmt::Debug for RawWasm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawWasm")
+            .field("fuel", &self.fuel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RawWasm {
+    /// Compiles and instantiates the plugin component `bytes`.
+    ///
+    /// # Errors
+    ///
+    /// When wasmtime rejects the configuration or the component.
+    pub fn new(bytes: &[u8], fuel: bool, epochs: bool) -> Result<Self, String> {
+        let fail =
+            |what: &'static str| move |error: wasmtime::Error| format!("wasm ({what}): {error:#}");
+        let mut config = wasmtime::Config::new();
+        config
+            .wasm_component_model(true)
+            .consume_fuel(fuel)
+            .epoch_interruption(epochs)
+            .max_wasm_stack(512 << 10)
+            .memory_init_cow(true)
+            .memory_reservation(16 << 20)
+            .memory_guard_size(0)
+            .memory_reservation_for_growth(0)
+            .guard_before_linear_memory(false);
+        let engine = wasmtime::Engine::new(&config).map_err(fail("engine"))?;
+        let component =
+            wasmtime::component::Component::new(&engine, bytes).map_err(fail("compile"))?;
+        let linker = wasmtime::component::Linker::<()>::new(&engine);
+        let mut store = wasmtime::Store::new(&engine, ());
+        if epochs {
+            // No ticker runs: the checks are paid, the deadline never comes.
+            store.set_epoch_deadline(1 << 40);
+        }
+        let instance = linker
+            .instantiate(&mut store, &component)
+            .map_err(fail("instantiate"))?;
+        let interface = instance
+            .get_export_index(&mut store, None, plugbox::HANDLER_INTERFACE)
+            .ok_or("no handler export")?;
+        let function = instance
+            .get_export_index(&mut store, Some(&interface), plugbox::HANDLE_FUNCTION)
+            .ok_or("no handle function")?;
+        let handle = instance
+            .get_typed_func(&mut store, function)
+            .map_err(fail("typed function"))?;
+        Ok(Self {
+            store,
+            handle,
+            fuel,
+        })
+    }
+
+    /// Calls `handle(input)`, with unlimited fuel if fuel is on.
+    ///
+    /// # Errors
+    ///
+    /// A trap or the plugin's own error.
+    pub fn call(&mut self, input: &[u8]) -> Result<Vec<u8>, String> {
+        if self.fuel {
+            self.store
+                .set_fuel(u64::MAX)
+                .map_err(|error| format!("fuel: {error}"))?;
+        }
+        let (answer,) = self
+            .handle
+            .call(&mut self.store, (input.to_vec(),))
+            .map_err(|error| format!("wasm call: {error:#}"))?;
+        answer.map_err(|error| format!("wasm guest error: {error}"))
+    }
+}

@@ -1,0 +1,277 @@
+//! The density comparison behind `plugbox density`: the same plugin logic
+//! (the `hello` plugin, uppercase) and the same requests through plugbox
+//! (pooling and on-demand allocators) and through every isolation level of
+//! `plugbox-baseline` (one native-twin worker process per tenant), at a ramp
+//! of tenant counts. For each method and count: cold start per tenant
+//! (p50/p90/p99), memory per live tenant (summed PSS and cgroup-charged
+//! memory), throughput with every tenant live, and the limit that stopped a
+//! ramp early; plus the compute overhead of Wasm on a CPU-bound function.
+//! See `shared/DESIGN.md`, "Measuring density honestly".
+//!
+//! Methods that cannot run here (a runtime not installed) are listed as
+//! skipped with the reason, never faked.
+#![warn(missing_docs)]
+
+pub mod baseline_method;
+pub mod claims;
+pub mod compute;
+pub mod memory;
+pub mod method;
+pub mod plugbox_method;
+pub mod report;
+pub mod run;
+pub mod stats;
+pub mod svg;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub use method::Method;
+pub use report::Report;
+use report::{Largest, Machine, Settings, Skipped};
+pub use run::Bounds;
+
+/// The plugin every method runs.
+pub const PLUGIN: &str = "hello";
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest tenant count: the ramp is 1, 10, 100, ... up to it.
+    pub max_tenants: usize,
+    /// Methods to run, by name (`None`: all).
+    pub methods: Option<Vec<String>>,
+    /// Per-run bounds.
+    pub bounds: Bounds,
+    /// Fibonacci index for the compute comparison (`None`: skip it).
+    pub fib_n: Option<u32>,
+    /// Show a progress bar on stderr (when it is a terminal).
+    pub progress: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_tenants: 1_000,
+            methods: None,
+            bounds: Bounds {
+                memory_budget: 1 << 30,
+                start_time: Duration::from_secs(40),
+                throughput_time: Duration::from_millis(500),
+                throughput_requests: 1_000_000,
+            },
+            fib_n: Some(32),
+            progress: true,
+        }
+    }
+}
+
+/// 1, 10, 100, ... below `max`, then `max`.
+pub fn ramp(max: usize) -> Vec<usize> {
+    let mut counts = Vec::new();
+    let mut n = 1;
+    while n < max {
+        counts.push(n);
+        n = n.saturating_mul(10);
+    }
+    counts.push(max.max(1));
+    counts
+}
+
+/// The methods `names` picks (all when `None`).
+///
+/// # Errors
+///
+/// An unknown name, with the known ones.
+pub fn select(names: Option<&[String]>) -> Result<Vec<Method>, String> {
+    let all = Method::all();
+    let Some(names) = names else {
+        return Ok(all);
+    };
+    names
+        .iter()
+        .map(|name| {
+            all.iter()
+                .find(|method| method.name == name.trim())
+                .copied()
+                .ok_or_else(|| {
+                    let known: Vec<&str> = all.iter().map(|m| m.name).collect();
+                    format!("unknown method `{name}` (known: {})", known.join(", "))
+                })
+        })
+        .collect()
+}
+
+/// Runs the comparison.
+///
+/// # Errors
+///
+/// An unknown method name.
+pub fn run(config: &Config) -> Result<Report, String> {
+    let methods = select(config.methods.as_deref())?;
+    let ramp = ramp(config.max_tenants);
+    let charged_source = match memory::RunCgroup::enter("probe") {
+        Ok(cgroup) => {
+            let description = cgroup.describe();
+            cgroup.leave()?;
+            description
+        }
+        Err(reason) => format!("unavailable: {reason}"),
+    };
+    let bar = if config.progress {
+        ProgressBar::new(0)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}")
+            .map_err(|error| error.to_string())?
+            .progress_chars("=> "),
+    );
+    let mut runs = Vec::new();
+    let mut skipped = Vec::new();
+    let mut largest = Vec::new();
+    for method in &methods {
+        if let Err(reason) = method.available() {
+            skipped.push(Skipped {
+                method: method.name.to_string(),
+                reason,
+            });
+            continue;
+        }
+        let mut most = 0;
+        let mut stopped_by = None;
+        for &n in &ramp {
+            let report = run::run(method, n, &config.bounds, &bar);
+            most = most.max(report.tenants);
+            stopped_by.clone_from(&report.stopped_by);
+            let stop = report.stopped_by.is_some();
+            runs.push(report);
+            if stop {
+                break;
+            }
+        }
+        largest.push(Largest {
+            method: method.name.to_string(),
+            tenants: most,
+            stopped_by,
+        });
+    }
+    let (compute, compute_error) = match config.fib_n {
+        Some(n) => {
+            bar.set_message(format!("compute: fib({n}) native, wasm, wasm+fuel"));
+            match compute::measure(n) {
+                Ok(compute) => (Some(compute), None),
+                Err(error) => (None, Some(error)),
+            }
+        }
+        None => (None, Some("not asked for".into())),
+    };
+    bar.finish_and_clear();
+    let claims = claims::judge(&runs, compute.as_ref());
+    Ok(Report {
+        machine: Machine::probe(charged_source),
+        settings: Settings {
+            ramp,
+            memory_budget_bytes: config.bounds.memory_budget,
+            start_bound_seconds: config.bounds.start_time.as_secs_f64(),
+            throughput_seconds: config.bounds.throughput_time.as_secs_f64(),
+            throughput_max_requests: config.bounds.throughput_requests,
+            plugin: PLUGIN.into(),
+            request: String::from_utf8_lossy(run::INPUT).into_owned(),
+        },
+        runs,
+        skipped,
+        largest,
+        compute,
+        compute_error,
+        claims,
+    })
+}
+
+/// Writes `report.json` and `report.svg` into `dir` (created if needed) and
+/// returns their paths.
+///
+/// # Errors
+///
+/// When a file cannot be written.
+pub fn write(report: &Report, dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let json = dir.join("report.json");
+    let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+    std::fs::write(&json, text + "\n").map_err(|e| format!("writing {}: {e}", json.display()))?;
+    let svg = dir.join("report.svg");
+    std::fs::write(&svg, svg::plot(&report.runs))
+        .map_err(|e| format!("writing {}: {e}", svg.display()))?;
+    Ok((json, svg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ramps() {
+        assert_eq!(ramp(1), vec![1]);
+        assert_eq!(ramp(10), vec![1, 10]);
+        assert_eq!(ramp(50), vec![1, 10, 50]);
+        assert_eq!(ramp(1_000), vec![1, 10, 100, 1_000]);
+        assert_eq!(ramp(2_500), vec![1, 10, 100, 1_000, 2_500]);
+        assert_eq!(ramp(0), vec![1]);
+    }
+
+    #[test]
+    fn methods_are_selected_by_name() {
+        let all = select(None).unwrap_or_default();
+        assert!(all.iter().any(|m| m.name == "plugbox-pooling"));
+        assert!(all.iter().any(|m| m.name == "process"));
+        assert!(all.iter().any(|m| m.name == "extism"));
+        let picked =
+            select(Some(&["process".into(), "plugbox-ondemand".into()])).unwrap_or_default();
+        assert_eq!(
+            picked.iter().map(|m| m.name).collect::<Vec<_>>(),
+            ["process", "plugbox-ondemand"]
+        );
+        assert!(select(Some(&["docker".into()])).is_err());
+    }
+
+    #[test]
+    fn report_has_the_issue_shape() {
+        let report = Report {
+            machine: Machine::probe("test".into()),
+            settings: Settings {
+                ramp: vec![1],
+                memory_budget_bytes: 1,
+                start_bound_seconds: 1.0,
+                throughput_seconds: 1.0,
+                throughput_max_requests: 1,
+                plugin: PLUGIN.into(),
+                request: "x".into(),
+            },
+            runs: Vec::new(),
+            skipped: vec![Skipped {
+                method: "crun".into(),
+                reason: "not installed".into(),
+            }],
+            largest: Vec::new(),
+            compute: None,
+            compute_error: None,
+            claims: Vec::new(),
+        };
+        let value = serde_json::to_value(&report).unwrap_or_default();
+        for key in ["machine", "runs", "skipped", "compute"] {
+            assert!(value.get(key).is_some(), "{key} missing");
+        }
+        for key in ["cpus", "kernel", "memory_gib"] {
+            assert!(value["machine"].get(key).is_some(), "machine.{key} missing");
+        }
+        assert_eq!(value["skipped"][0]["method"], "crun");
+        assert!(
+            value["machine"]["cpus"]
+                .as_u64()
+                .is_some_and(|cpus| cpus > 0)
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! plugbox tenants: instances of the `hello` plugin in this process, with the
+//! engine's pooling or on-demand allocator and default limits.
+
+use plugbox::{Allocator, Engine, ErrorKind, Instance, Plugin};
+
+use crate::method::{Failure, Fleet, Limit, limit_of_errno, near_map_limit};
+
+/// Live plugbox instances of one compiled plugin.
+pub struct PlugboxFleet {
+    plugin: Plugin,
+    tenants: Vec<Instance>,
+}
+
+impl std::fmt::Debug for PlugboxFleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlugboxFleet")
+            .field("tenants", &self.tenants.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PlugboxFleet {
+    /// An engine with `allocator` (a pool sized to `capacity` tenants) and
+    /// every other setting at its default, and the plugin compiled on it.
+    ///
+    /// # Errors
+    ///
+    /// The engine or compilation failed, classified.
+    pub fn new(allocator: Allocator, capacity: usize) -> Result<Self, Failure> {
+        let allocator = match allocator {
+            Allocator::Pooling { .. } => Allocator::Pooling {
+                capacity: u32::try_from(capacity.max(1)).unwrap_or(u32::MAX),
+            },
+            other => other,
+        };
+        let engine = Engine::builder()
+            .allocator(allocator)
+            .build()
+            .map_err(|error| classify(&error))?;
+        let artifact = plugbox_artifacts::by_name(crate::PLUGIN)
+            .ok_or_else(|| Failure::other(format!("no built-in `{}` plugin", crate::PLUGIN)))?;
+        let plugin = Plugin::new(&engine, artifact.bytes).map_err(|error| classify(&error))?;
+        Ok(Self {
+            plugin,
+            tenants: Vec::with_capacity(capacity),
+        })
+    }
+}
+
+impl Fleet for PlugboxFleet {
+    fn start_tenant(&mut self, input: &[u8]) -> Result<Vec<u8>, Failure> {
+        let mut instance = self.plugin.instantiate().map_err(|e| classify(&e))?;
+        let response = instance.call(input).map_err(|e| classify(&e))?;
+        self.tenants.push(instance);
+        Ok(response.output)
+    }
+
+    fn call(&mut self, index: usize, input: &[u8]) -> Result<Vec<u8>, Failure> {
+        let instance = self
+            .tenants
+            .get_mut(index)
+            .ok_or_else(|| Failure::other(format!("no tenant {index}")))?;
+        Ok(instance.call(input).map_err(|e| classify(&e))?.output)
+    }
+
+    fn len(&self) -> usize {
+        self.tenants.len()
+    }
+
+    fn worker_pids(&self) -> Vec<u32> {
+        Vec::new()
+    }
+
+    fn worker_cgroups(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn stop_all(&mut self) -> Result<(), String> {
+        self.tenants.clear();
+        Ok(())
+    }
+}
+
+/// The limit behind a plugbox error: its kind first; for errors caused by
+/// the OS (a failed `mmap`), the OS error found in its source chain.
+fn classify(error: &plugbox::Error) -> Failure {
+    let detail = format!("{error}: {}", chain(error));
+    let limit = if error.kind() == ErrorKind::PoolExhausted {
+        Limit::PoolCapacity
+    } else if let Some(limit) = os_error(error).and_then(limit_of_errno) {
+        limit
+    } else if near_map_limit() {
+        // The mapping count is at the sysctl: whatever the error says, the
+        // next mapping could not be made.
+        Limit::MaxMapCount
+    } else {
+        Limit::Other(detail.clone())
+    };
+    Failure { limit, detail }
+}
+
+fn os_error(error: &plugbox::Error) -> Option<i32> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(current) = source {
+        if let Some(code) = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+        {
+            return Some(code);
+        }
+        source = current.source();
+    }
+    None
+}
+
+fn chain(error: &plugbox::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(current) = source {
+        parts.push(current.to_string());
+        source = current.source();
+    }
+    parts.join(": ")
+}

@@ -1,0 +1,240 @@
+//! The report: the machine, every run, skipped methods, compute overhead and
+//! the claims; written as JSON and printed as a table.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::claims::Claim;
+use crate::compute::Compute;
+use crate::run::RunReport;
+
+/// The whole report (`target/density/report.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Where it ran.
+    pub machine: Machine,
+    /// How it ran.
+    pub settings: Settings,
+    /// One entry per method and tenant count.
+    pub runs: Vec<RunReport>,
+    /// Methods not run here, with the reason.
+    pub skipped: Vec<Skipped>,
+    /// Per method: the largest tenant count reached and what stopped it.
+    pub largest: Vec<Largest>,
+    /// fib native vs Wasm, with and without fuel.
+    pub compute: Option<Compute>,
+    /// Why `compute` is null, if it is.
+    pub compute_error: Option<String>,
+    /// The articles' claims next to our figures.
+    pub claims: Vec<Claim>,
+}
+
+/// The machine the report was measured on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    /// Logical CPUs available.
+    pub cpus: usize,
+    /// `uname -r`.
+    pub kernel: String,
+    /// Total RAM, GiB.
+    pub memory_gib: f64,
+    /// CPU model, from `/proc/cpuinfo`.
+    pub cpu_model: Option<String>,
+    /// `vm.max_map_count`.
+    pub max_map_count: Option<usize>,
+    /// Where charged memory is read (or why it is not).
+    pub charged_memory_source: String,
+    /// `RUST_BACKTRACE` as the harness found it (it should be unset: it
+    /// slows error paths).
+    pub rust_backtrace: Option<String>,
+}
+
+impl Machine {
+    /// Reads the machine's description.
+    pub fn probe(charged_memory_source: String) -> Self {
+        let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+        let memory_kib: f64 = read("/proc/meminfo")
+            .lines()
+            .find_map(|line| line.strip_prefix("MemTotal:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0.0);
+        Self {
+            cpus: std::thread::available_parallelism().map_or(1, usize::from),
+            kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
+            memory_gib: (memory_kib / f64::from(1u32 << 20) * 10.0).round() / 10.0,
+            cpu_model: read("/proc/cpuinfo")
+                .lines()
+                .find_map(|line| line.strip_prefix("model name"))
+                .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_string()),
+            max_map_count: crate::memory::max_map_count(),
+            charged_memory_source,
+            rust_backtrace: std::env::var("RUST_BACKTRACE").ok(),
+        }
+    }
+}
+
+/// The run's settings, as given.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    /// Tenant counts of the ramp.
+    pub ramp: Vec<usize>,
+    /// Memory budget per run, bytes.
+    pub memory_budget_bytes: u64,
+    /// Harness bound on starting tenants, seconds per run.
+    pub start_bound_seconds: f64,
+    /// Throughput phase bound, seconds.
+    pub throughput_seconds: f64,
+    /// Throughput phase bound, requests.
+    pub throughput_max_requests: usize,
+    /// The plugin every method runs.
+    pub plugin: String,
+    /// Its request.
+    pub request: String,
+}
+
+/// A method that did not run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skipped {
+    /// Method name.
+    pub method: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The largest tenant count a method reached.
+#[derive(Debug, Clone, Serialize)]
+pub struct Largest {
+    /// Method name.
+    pub method: String,
+    /// Most tenants live at once.
+    pub tenants: usize,
+    /// The limit that stopped the ramp (`null`: it completed).
+    pub stopped_by: Option<String>,
+}
+
+impl Report {
+    /// The report as a text table.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let m = &self.machine;
+        let _ = writeln!(
+            out,
+            "machine: {} CPUs ({}), {} GiB, Linux {}, vm.max_map_count {}; charged memory: {}",
+            m.cpus,
+            m.cpu_model.as_deref().unwrap_or("?"),
+            m.memory_gib,
+            m.kernel,
+            m.max_map_count.map_or("?".into(), |n| n.to_string()),
+            m.charged_memory_source,
+        );
+        let _ = writeln!(
+            out,
+            "\n{:<17} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>11} {:>9} {:>9}  stopped by",
+            "method",
+            "N",
+            "cold p50",
+            "cold p90",
+            "cold p99",
+            "PSS/tnt",
+            "chg/tnt",
+            "tnt/GiB",
+            "req/s",
+            "lat p50",
+            "lat p99"
+        );
+        let _ = writeln!(
+            out,
+            "{:<17} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>11} {:>9} {:>9}",
+            "", "", "µs", "µs", "µs", "KiB", "KiB", "", "", "µs", "µs"
+        );
+        for run in &self.runs {
+            let cold = run.cold_start_us;
+            let latency = run.latency_us;
+            let _ = writeln!(
+                out,
+                "{:<17} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>11} {:>9} {:>9}  {}",
+                run.method,
+                run.tenants,
+                num(cold.map(|c| c.p50)),
+                num(cold.map(|c| c.p90)),
+                num(cold.map(|c| c.p99)),
+                num(run.pss_kib_per_tenant),
+                num(run.charged_kib_per_tenant),
+                num(run.tenants_per_gib),
+                num(run.throughput_rps),
+                num(latency.map(|l| l.p50)),
+                num(latency.map(|l| l.p99)),
+                match (&run.stopped_by, &run.stop_detail) {
+                    (Some(limit), Some(detail)) => format!("{limit} ({detail})"),
+                    (Some(limit), None) => limit.clone(),
+                    (None, _) => "-".into(),
+                }
+            );
+        }
+        for skipped in &self.skipped {
+            let _ = writeln!(out, "skipped {}: {}", skipped.method, skipped.reason);
+        }
+        if let Some(c) = &self.compute {
+            let _ = writeln!(
+                out,
+                "\ncompute, fib({}) per call: native {:.2} ms; wasm {:.2} ms ({:.2}×); \
+                 wasm+fuel {:.2} ms ({:.2}×); wasm+epochs {:.2} ms ({:.2}×); \
+                 plugbox call {:.2} ms ({:.2}×); native twin over pipes {}",
+                c.fib_n,
+                c.native_ms,
+                c.wasm_ms,
+                c.wasm_ratio,
+                c.wasm_fuel_ms,
+                c.wasm_fuel_ratio,
+                c.wasm_epoch_ms,
+                c.wasm_epoch_ratio,
+                c.plugbox_ms,
+                c.plugbox_ratio,
+                c.native_twin_ms
+                    .map_or("-".into(), |ms| format!("{ms:.2} ms")),
+            );
+        } else if let Some(error) = &self.compute_error {
+            let _ = writeln!(out, "\ncompute: not measured: {error}");
+        }
+        if !self.claims.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n{:<26} {:<44} {:<52} verdict",
+                "claim", "source figure", "measured here"
+            );
+            for claim in &self.claims {
+                let _ = writeln!(
+                    out,
+                    "{:<26} {:<44} {:<52} {}",
+                    claim.claim, claim.source, claim.measured, claim.verdict
+                );
+            }
+            let _ = writeln!(out, "({})", crate::claims::RULE);
+        }
+        out
+    }
+}
+
+/// A number for the table: 3 significant digits at most, `-` when absent.
+pub fn num(value: Option<f64>) -> String {
+    match value {
+        None => "-".into(),
+        Some(v) if v.abs() >= 100.0 => format!("{v:.0}"),
+        Some(v) if v.abs() >= 10.0 => format!("{v:.1}"),
+        Some(v) => format!("{v:.2}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_short() {
+        assert_eq!(num(None), "-");
+        assert_eq!(num(Some(1234.56)), "1235");
+        assert_eq!(num(Some(12.345)), "12.3");
+        assert_eq!(num(Some(1.2345)), "1.23");
+    }
+}

@@ -1,0 +1,301 @@
+//! One run: N tenants of one method, started one at a time (cold start),
+//! measured while all are live (memory), then called round-robin
+//! (throughput), then stopped.
+
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+use serde::Serialize;
+
+use crate::memory::{self, RunCgroup};
+use crate::method::{Failure, Fleet, Limit, Method};
+use crate::stats::{Percentiles, summarize};
+
+/// The request every tenant gets, under every method.
+pub const INPUT: &[u8] = b"hello, plugbox";
+/// What the `hello` plugin answers to [`INPUT`].
+pub const EXPECTED: &[u8] = b"HELLO, PLUGBOX";
+
+/// Bounds of one run.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// Stop starting tenants once the run's memory exceeds this many bytes.
+    pub memory_budget: u64,
+    /// Stop starting tenants after this long (a harness bound, reported as
+    /// `time bound`).
+    pub start_time: Duration,
+    /// Round-robin calls for this long...
+    pub throughput_time: Duration,
+    /// ...or this many calls, whichever comes first.
+    pub throughput_requests: usize,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// Method name.
+    pub method: String,
+    /// Tenants live when measured (less than requested if a limit stopped it).
+    pub tenants: usize,
+    /// Tenants asked for.
+    pub requested: usize,
+    /// Request to first response, per tenant, in µs.
+    pub cold_start_us: Option<Percentiles>,
+    /// Growth of summed PSS (harness + workers and their descendants) per
+    /// live tenant, KiB.
+    pub pss_kib_per_tenant: Option<f64>,
+    /// Growth of memory charged to the run's cgroup (plus workers' own
+    /// cgroups) per live tenant, KiB.
+    pub charged_kib_per_tenant: Option<f64>,
+    /// Of the charged memory, kernel memory per tenant (cgroup v1 kmem), KiB.
+    pub kmem_kib_per_tenant: Option<f64>,
+    /// Why charged memory is null, if it is.
+    pub charged_unavailable: Option<String>,
+    /// Fixed cost before any tenant (plugbox: engine + compiled plugin), PSS
+    /// KiB.
+    pub fixed_pss_kib: Option<f64>,
+    /// Fixed cost before any tenant, charged KiB.
+    pub fixed_charged_kib: Option<f64>,
+    /// 1 GiB divided by the per-tenant charged memory (PSS if not charged).
+    pub tenants_per_gib: Option<f64>,
+    /// Round-robin requests per second with all tenants live.
+    pub throughput_rps: Option<f64>,
+    /// Requests made in the throughput phase.
+    pub throughput_requests: usize,
+    /// Latency of those requests, µs.
+    pub latency_us: Option<Percentiles>,
+    /// The limit that stopped the run early, by name.
+    pub stopped_by: Option<String>,
+    /// The error or measurement behind `stopped_by`.
+    pub stop_detail: Option<String>,
+    /// Seconds spent starting tenants.
+    pub start_seconds: f64,
+    /// Seconds spent stopping them (not part of any figure).
+    pub stop_seconds: f64,
+}
+
+/// Memory of the run so far.
+#[derive(Debug, Clone, Copy, Default)]
+struct Snapshot {
+    pss_kib: Option<u64>,
+    charged_bytes: Option<u64>,
+    kmem_bytes: Option<u64>,
+}
+
+fn snapshot(fleet: Option<&dyn Fleet>, cgroup: Option<&RunCgroup>) -> Snapshot {
+    let own = memory::self_pss_kib();
+    let (workers, worker_cgroups) = match fleet {
+        Some(fleet) => {
+            let pids = memory::with_descendants(&fleet.worker_pids());
+            let cgroups: Option<u64> = fleet
+                .worker_cgroups()
+                .iter()
+                .map(|relative| memory::worker_cgroup_bytes(relative))
+                .sum();
+            (memory::summed_pss_kib(&pids), cgroups)
+        }
+        None => (0, Some(0)),
+    };
+    let charged = cgroup.and_then(RunCgroup::usage_bytes);
+    Snapshot {
+        pss_kib: own.map(|kib| kib + workers),
+        charged_bytes: charged.zip(worker_cgroups).map(|(a, b)| a + b),
+        kmem_bytes: cgroup.and_then(RunCgroup::kmem_bytes),
+    }
+}
+
+/// Charged bytes (or PSS if nothing is charged) of everything live, for the
+/// memory budget. Cheap for in-process methods.
+fn spent_bytes(fleet: &dyn Fleet, cgroup: Option<&RunCgroup>) -> Option<u64> {
+    let now = snapshot(Some(fleet), cgroup);
+    now.charged_bytes.or(now.pss_kib.map(|kib| kib << 10))
+}
+
+fn per_tenant(before: Option<u64>, after: Option<u64>, tenants: usize, scale: f64) -> Option<f64> {
+    let (before, after) = (before?, after?);
+    #[allow(clippy::cast_precision_loss)]
+    let delta = after as f64 - before as f64;
+    #[allow(clippy::cast_precision_loss)]
+    (tenants > 0).then(|| delta / scale / tenants as f64)
+}
+
+/// Runs `method` with `n` tenants.
+pub fn run(method: &Method, n: usize, bounds: &Bounds, bar: &ProgressBar) -> RunReport {
+    let (cgroup, charged_unavailable) = match RunCgroup::enter(&format!("{}-{n}", method.name)) {
+        Ok(cgroup) => (Some(cgroup), None),
+        Err(reason) => (None, Some(reason)),
+    };
+    let mut report = RunReport {
+        method: method.name.to_string(),
+        tenants: 0,
+        requested: n,
+        cold_start_us: None,
+        pss_kib_per_tenant: None,
+        charged_kib_per_tenant: None,
+        kmem_kib_per_tenant: None,
+        charged_unavailable,
+        fixed_pss_kib: None,
+        fixed_charged_kib: None,
+        tenants_per_gib: None,
+        throughput_rps: None,
+        throughput_requests: 0,
+        latency_us: None,
+        stopped_by: None,
+        stop_detail: None,
+        start_seconds: 0.0,
+        stop_seconds: 0.0,
+    };
+    let mut cold = Vec::with_capacity(n);
+    let empty = snapshot(None, cgroup.as_ref());
+    let mut fleet = match method.fleet(n) {
+        Ok(fleet) => fleet,
+        Err(failure) => {
+            stop(&mut report, failure);
+            finish(cgroup, &mut report);
+            return report;
+        }
+    };
+    let fixed = snapshot(Some(&*fleet), cgroup.as_ref());
+    report.fixed_pss_kib = per_tenant(empty.pss_kib, fixed.pss_kib, 1, 1.0);
+    report.fixed_charged_kib = per_tenant(empty.charged_bytes, fixed.charged_bytes, 1, 1024.0);
+
+    bar.set_length(n as u64);
+    bar.set_position(0);
+    bar.set_message(format!("{} ×{n}: starting", method.name));
+    let check_every = (n / 50).max(1);
+    let started = Instant::now();
+    for index in 0..n {
+        let begin = Instant::now();
+        let result = fleet.start_tenant(INPUT);
+        let elapsed = begin.elapsed();
+        match result {
+            Ok(output) if output == EXPECTED => cold.push(elapsed.as_secs_f64() * 1e6),
+            Ok(output) => {
+                stop(
+                    &mut report,
+                    Failure::other(format!(
+                        "wrong answer: {:?}",
+                        String::from_utf8_lossy(&output)
+                    )),
+                );
+                break;
+            }
+            Err(failure) => {
+                stop(&mut report, failure);
+                break;
+            }
+        }
+        bar.inc(1);
+        if (index + 1) % check_every == 0 && index + 1 < n {
+            if let Some(spent) = spent_bytes(&*fleet, cgroup.as_ref())
+                && spent > bounds.memory_budget
+            {
+                stop(
+                    &mut report,
+                    Failure {
+                        limit: Limit::MemoryBudget,
+                        detail: format!(
+                            "{} MiB in use after {} tenants, budget {} MiB",
+                            spent >> 20,
+                            index + 1,
+                            bounds.memory_budget >> 20
+                        ),
+                    },
+                );
+                break;
+            }
+            if started.elapsed() > bounds.start_time {
+                stop(
+                    &mut report,
+                    Failure {
+                        limit: Limit::TimeBound,
+                        detail: format!(
+                            "{} tenants started in {:?}, the harness's bound",
+                            index + 1,
+                            bounds.start_time
+                        ),
+                    },
+                );
+                break;
+            }
+        }
+    }
+    report.start_seconds = started.elapsed().as_secs_f64();
+    let live = fleet.len();
+    report.tenants = live;
+    report.cold_start_us = summarize(&mut cold);
+
+    let full = snapshot(Some(&*fleet), cgroup.as_ref());
+    report.pss_kib_per_tenant = per_tenant(fixed.pss_kib, full.pss_kib, live, 1.0);
+    report.charged_kib_per_tenant =
+        per_tenant(fixed.charged_bytes, full.charged_bytes, live, 1024.0);
+    report.kmem_kib_per_tenant = per_tenant(fixed.kmem_bytes, full.kmem_bytes, live, 1024.0);
+    report.tenants_per_gib = report
+        .charged_kib_per_tenant
+        .or(report.pss_kib_per_tenant)
+        .filter(|kib| *kib > 0.0)
+        .map(|kib| f64::from(1u32 << 20) / kib);
+
+    if live > 0 {
+        bar.set_message(format!("{} ×{live}: round-robin calls", method.name));
+        throughput(&mut *fleet, bounds, &mut report);
+    }
+    bar.set_message(format!("{} ×{live}: stopping", method.name));
+    let stopping = Instant::now();
+    if let Err(error) = fleet.stop_all()
+        && report.stop_detail.is_none()
+    {
+        report.stop_detail = Some(format!("stopping: {error}"));
+    }
+    drop(fleet);
+    report.stop_seconds = stopping.elapsed().as_secs_f64();
+    finish(cgroup, &mut report);
+    report
+}
+
+fn throughput(fleet: &mut dyn Fleet, bounds: &Bounds, report: &mut RunReport) {
+    let live = fleet.len();
+    // At least one call per tenant, so every tenant is exercised.
+    let most = bounds.throughput_requests.max(live);
+    let mut latencies = Vec::with_capacity(most.min(1 << 20));
+    let began = Instant::now();
+    for request in 0..most {
+        if request >= live && began.elapsed() >= bounds.throughput_time {
+            break;
+        }
+        let start = Instant::now();
+        match fleet.call(request % live, INPUT) {
+            Ok(output) if output == EXPECTED => {
+                latencies.push(start.elapsed().as_secs_f64() * 1e6);
+            }
+            Ok(_) => {
+                report.stop_detail = Some("wrong answer during the throughput phase".into());
+                break;
+            }
+            Err(failure) => {
+                report.stop_detail = Some(format!("throughput phase: {}", failure.detail));
+                break;
+            }
+        }
+    }
+    let seconds = began.elapsed().as_secs_f64();
+    report.throughput_requests = latencies.len();
+    #[allow(clippy::cast_precision_loss)]
+    let rps = latencies.len() as f64 / seconds;
+    report.throughput_rps = (seconds > 0.0 && !latencies.is_empty()).then_some(rps);
+    report.latency_us = summarize(&mut latencies);
+}
+
+fn stop(report: &mut RunReport, failure: Failure) {
+    report.stopped_by = Some(failure.limit.name().to_string());
+    report.stop_detail = Some(failure.detail);
+}
+
+fn finish(cgroup: Option<RunCgroup>, report: &mut RunReport) {
+    if let Some(cgroup) = cgroup
+        && let Err(error) = cgroup.leave()
+    {
+        let detail = report.stop_detail.take().unwrap_or_default();
+        report.stop_detail = Some(format!("{detail} (cgroup: {error})"));
+    }
+}
