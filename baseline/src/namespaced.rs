@@ -245,6 +245,14 @@ fn mount(
 /// read-only.
 fn prepare_root(plan: &Plan) -> io::Result<()> {
     mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)?;
+    // Held by descriptor: the tmpfs may cover the twin's own path (a twin
+    // under /tmp), and a bind needs its source in our mount namespace.
+    // SAFETY: valid path; the descriptor is closed below (and at exec).
+    let binary =
+        check(unsafe { libc::open(plan.binary.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) }.into())?
+            as libc::c_int;
+    let mut source = *b"/proc/self/fd/0000000000\0";
+    let source = fd_path(&mut source, binary);
     mount(
         Some(c"tmpfs"),
         NEW_ROOT,
@@ -265,7 +273,9 @@ fn prepare_root(plan: &Plan) -> io::Result<()> {
         libc::close(file as libc::c_int);
         check(libc::mkdir(PROC_IN_ROOT.as_ptr(), 0o555).into())?;
     }
-    mount(Some(&plan.binary), TWIN_IN_ROOT, None, libc::MS_BIND, None)?;
+    mount(Some(source), TWIN_IN_ROOT, None, libc::MS_BIND, None)?;
+    // SAFETY: our descriptor.
+    unsafe { libc::close(binary) };
     mount(
         None,
         TWIN_IN_ROOT,
@@ -363,4 +373,42 @@ struct CapData {
     effective: u32,
     permitted: u32,
     inheritable: u32,
+}
+
+/// Writes `fd` in decimal over the zeros of `/proc/self/fd/0000000000` and
+/// returns the NUL-terminated path (no allocation).
+fn fd_path(buffer: &mut [u8; 25], fd: libc::c_int) -> &CStr {
+    const PREFIX: usize = "/proc/self/fd/".len();
+    let mut digits = [0u8; 10];
+    let mut count = 0;
+    let mut rest = fd.unsigned_abs();
+    loop {
+        digits[count] = b'0' + (rest % 10) as u8;
+        count += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for index in 0..count {
+        buffer[PREFIX + index] = digits[count - 1 - index];
+    }
+    buffer[PREFIX + count] = 0;
+    // A NUL was just written inside the buffer.
+    CStr::from_bytes_until_nul(buffer).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn descriptor_paths_are_spelled_without_allocating() {
+        for (fd, expected) in [
+            (0, "/proc/self/fd/0"),
+            (7, "/proc/self/fd/7"),
+            (1234, "/proc/self/fd/1234"),
+        ] {
+            let mut buffer = *b"/proc/self/fd/0000000000\0";
+            assert_eq!(super::fd_path(&mut buffer, fd).to_str(), Ok(expected));
+        }
+    }
 }

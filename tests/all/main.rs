@@ -12,10 +12,12 @@ mod cache;
 mod capabilities;
 mod custom_world;
 mod engine;
+mod fuzz_smoke;
 mod host_functions;
 mod hostile;
 mod isolation;
 mod plugins;
+mod soak;
 mod traced;
 
 use plugbox::{Allocator, Engine, Plugin};

@@ -122,3 +122,15 @@ fn without_isolation_the_network_probe_connects() {
     );
     assert!(listener.accept().is_ok());
 }
+
+#[test]
+fn a_namespaced_twin_may_live_under_tmp() {
+    // The new root is a tmpfs over the sandbox's own /tmp: a twin whose path
+    // it covers must still be found (CI clones under /tmp).
+    let dir = tempfile::tempdir_in("/tmp").unwrap();
+    let copy = dir.path().join("hello-twin");
+    std::fs::copy(twin("hello"), &copy).unwrap();
+    let mut worker = Worker::start(Isolation::Namespaced, &copy).unwrap();
+    assert_eq!(worker.call(b"x", GENEROUS).unwrap(), b"X");
+    assert!(worker.stop().unwrap().success());
+}

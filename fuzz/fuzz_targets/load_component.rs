@@ -1,0 +1,5 @@
+#![no_main]
+
+use plugbox_fuzz::harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness().load_component(data));

@@ -1,0 +1,126 @@
+//! The entry points plugbox is fuzzed through: loading a component, parsing
+//! a policy, and a call's input through real plugins. Each checks the
+//! promise for its input: a typed error of the expected kinds, never a
+//! panic, never a hang (every call runs under fuel and a deadline).
+//!
+//! The `cargo fuzz` targets in `fuzz/` (nightly) and the stable smoke test
+//! in `tests/all/fuzz_smoke.rs` call the same functions.
+
+use std::time::Duration;
+
+use plugbox::{Allocator, Engine, ErrorKind, Limits, Plugin, Policy};
+
+/// What an entry point needs that is costly to make: an engine and the real
+/// plugins calls are fuzzed through. Make one and reuse it.
+#[derive(Debug)]
+pub struct Harness {
+    engine: Engine,
+    hello: Plugin,
+    discount: Plugin,
+    http_filter: Plugin,
+}
+
+/// Limits for components under fuzzing: small, so a hostile one found by the
+/// fuzzer stops fast.
+fn fuzz_limits() -> Limits {
+    Limits::default()
+        .fuel(10_000_000)
+        .deadline(Duration::from_millis(200))
+        .max_memory_bytes(8 << 20)
+}
+
+impl Harness {
+    /// A harness around the `hello`, `discount` and `http-filter` plugins
+    /// (their component bytes), with the policies they ship with.
+    ///
+    /// # Errors
+    ///
+    /// If the engine cannot be built or a plugin does not load.
+    pub fn new(
+        hello: &[u8],
+        discount: (&[u8], &str),
+        http_filter: (&[u8], &str),
+    ) -> plugbox::Result<Self> {
+        let engine = Engine::builder()
+            .allocator(Allocator::Pooling { capacity: 16 })
+            .build()?;
+        let with_policy = |bytes: &[u8], policy: &str| {
+            Plugin::new(&engine, bytes)?.with_policy(&Policy::from_toml_str(policy, "policy")?)
+        };
+        Ok(Self {
+            hello: Plugin::new(&engine, hello)?,
+            discount: with_policy(discount.0, discount.1)?,
+            http_filter: with_policy(http_filter.0, http_filter.1)?,
+            engine,
+        })
+    }
+
+    /// Loads `bytes` as a plugin; if it loads, instantiates it and calls it
+    /// once. Any typed error is fine; a panic is a bug.
+    pub fn load_component(&self, bytes: &[u8]) {
+        match Plugin::new(&self.engine, bytes) {
+            Ok(plugin) => {
+                let plugin = plugin.with_limits(fuzz_limits());
+                if let Ok(mut instance) = plugin.instantiate() {
+                    let _ = instance.call(b"fuzz");
+                }
+            }
+            Err(error) => assert!(
+                matches!(
+                    error.kind(),
+                    ErrorKind::InvalidComponent | ErrorKind::InterfaceMismatch
+                ),
+                "loading failed with {:?}: {error}",
+                error.kind()
+            ),
+        }
+    }
+
+    /// Calls each real plugin with `input`. They are correct plugins: any
+    /// input must give an answer or a guest error (or be refused as too
+    /// large), never a trap.
+    pub fn call_plugins(&self, input: &[u8]) {
+        for (name, plugin) in [
+            ("hello", &self.hello),
+            ("discount", &self.discount),
+            ("http-filter", &self.http_filter),
+        ] {
+            let Ok(mut instance) = plugin.instantiate() else {
+                panic!("{name} failed to instantiate");
+            };
+            if let Err(error) = instance.call(input) {
+                assert!(
+                    matches!(error.kind(), ErrorKind::Guest | ErrorKind::InputTooLarge),
+                    "{name} on {} bytes of input: {:?}: {error}",
+                    input.len(),
+                    error.kind()
+                );
+            }
+        }
+        if let Ok(text) = std::str::from_utf8(input) {
+            let mut hello = self.hello.instantiate().expect("hello instantiates");
+            if let Ok(response) = hello.call(input) {
+                assert_eq!(response.output, text.to_uppercase().as_bytes());
+            }
+        }
+    }
+}
+
+/// Parses `bytes` as a TOML and as a JSON policy: a policy or an
+/// [`ErrorKind::InvalidPolicy`], never a panic. Nothing is applied (a
+/// fuzzed policy may name any host path).
+pub fn parse_policy(bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    for parsed in [
+        Policy::from_toml_str(&text, "fuzz.toml"),
+        Policy::from_json_str(&text, "fuzz.json"),
+    ] {
+        if let Err(error) = parsed {
+            assert_eq!(error.kind(), ErrorKind::InvalidPolicy, "{error}");
+            assert!(
+                error.to_string().contains("fuzz."),
+                "names the origin: {error}"
+            );
+        }
+    }
+}
