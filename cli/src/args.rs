@@ -134,7 +134,7 @@ pub struct Density {
     pub memory_budget: usize,
     /// Stop starting tenants after this many seconds per run (reported as
     /// `time bound`).
-    #[arg(long, value_name = "S", default_value_t = 40)]
+    #[arg(long, value_name = "S", default_value_t = 30)]
     pub start_bound: u64,
     /// Round-robin calls with every tenant live for this many milliseconds
     /// per run (at least one call per tenant).

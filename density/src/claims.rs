@@ -57,9 +57,8 @@ pub fn judge(runs: &[RunReport], compute: Option<&Compute>) -> Vec<Claim> {
                     claim: claim.into(),
                     source: source.into(),
                     measured: format!(
-                        "{} {} vs {name} {} at N={}: {ratio:.0}×",
+                        "{} {unit} vs {name} {} {unit} at N={}: {ratio:.0}×",
                         crate::report::num(Some(ours)),
-                        unit,
                         crate::report::num(Some(theirs)),
                         wasm.tenants
                     ),

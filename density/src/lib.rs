@@ -58,7 +58,7 @@ impl Default for Config {
             methods: None,
             bounds: Bounds {
                 memory_budget: 1 << 30,
-                start_time: Duration::from_secs(40),
+                start_time: Duration::from_secs(30),
                 throughput_time: Duration::from_millis(500),
                 throughput_requests: 1_000_000,
             },

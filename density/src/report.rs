@@ -172,6 +172,12 @@ impl Report {
                 }
             );
         }
+        let _ = writeln!(
+            out,
+            "(per tenant: growth after the fixed cost (engine, compiled plugin) divided by N; \
+             the kernel batches cgroup charges per CPU, so charged figures at N = 1 and 10 are \
+             within a few hundred KiB of noise)"
+        );
         for skipped in &self.skipped {
             let _ = writeln!(out, "skipped {}: {}", skipped.method, skipped.reason);
         }
