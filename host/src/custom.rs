@@ -84,6 +84,7 @@ impl CustomPlugin {
     /// [`ErrorKind::InterfaceMismatch`] when an import is not provided by
     /// `world` (the message names it).
     pub fn new(engine: &Engine, world: &CustomWorld, bytes: &[u8]) -> Result<Self> {
+        engine.check_component_size(bytes.len() as u64)?;
         let hash = crate::cache::content_hash(bytes);
         let (component, _) = compile(engine, bytes, &hash)?;
         let info = ComponentInfo::of(&component);

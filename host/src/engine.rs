@@ -47,6 +47,7 @@ pub struct EngineBuilder {
     keep_resident_bytes: usize,
     max_async_calls: u32,
     cache_dir: Option<PathBuf>,
+    max_component_bytes: usize,
     kv_store: KvHandle,
 }
 
@@ -70,6 +71,7 @@ impl Default for EngineBuilder {
             keep_resident_bytes: 256 << 10,
             max_async_calls: 100,
             cache_dir: None,
+            max_component_bytes: 64 << 20,
             kv_store: KvHandle(Arc::new(MemoryKv::new())),
         }
     }
@@ -146,6 +148,16 @@ impl EngineBuilder {
     /// native code, its contents are trusted once the checksum matches.
     pub fn cache_dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.cache_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// The largest component this engine loads; larger bytes (or files) are
+    /// refused with [`ErrorKind::InvalidComponent`] before they are hashed,
+    /// parsed or read. Default: 64 MiB.
+    ///
+    /// [`ErrorKind::InvalidComponent`]: crate::ErrorKind::InvalidComponent
+    pub fn max_component_bytes(mut self, bytes: usize) -> Self {
+        self.max_component_bytes = bytes;
         self
     }
 
@@ -291,6 +303,24 @@ impl Engine {
     /// Bytes reserved per linear memory (the ceiling of every memory limit).
     pub fn memory_slot_bytes(&self) -> usize {
         self.inner.settings.memory_slot_bytes
+    }
+
+    /// The largest component this engine loads
+    /// ([`EngineBuilder::max_component_bytes`]).
+    pub fn max_component_bytes(&self) -> usize {
+        self.inner.settings.max_component_bytes
+    }
+
+    /// Refuses a component of `len` bytes if it is over the engine's maximum.
+    pub(crate) fn check_component_size(&self, len: u64) -> crate::Result<()> {
+        let max = self.max_component_bytes();
+        if len > max as u64 {
+            return Err(crate::Error::new(
+                crate::ErrorKind::InvalidComponent,
+                format!("{len} bytes is larger than the engine's maximum component size of {max}"),
+            ));
+        }
+        Ok(())
     }
 
     /// The epoch tick (deadline precision).

@@ -50,13 +50,15 @@ impl Plugin {
     /// # Errors
     ///
     /// - [`ErrorKind::InvalidComponent`]: empty, not WebAssembly, a core
-    ///   module rather than a component, or rejected by validation;
+    ///   module rather than a component, larger than
+    ///   [`Engine::max_component_bytes`], or rejected by validation;
     /// - [`ErrorKind::InterfaceMismatch`]: a valid component that does not
     ///   export the plugbox handler, or imports something the host does not
     ///   provide. The message names the item;
     /// - [`ErrorKind::MemoryLimit`]: its initial linear memory is larger than
     ///   the engine's memory slots.
     pub fn new(engine: &Engine, bytes: &[u8]) -> Result<Self> {
+        engine.check_component_size(bytes.len() as u64)?;
         let hash = cache::content_hash(bytes);
         let (component, from_cache) = compile(engine, bytes, &hash)?;
         let default_name = default_name(&hash);
@@ -106,6 +108,9 @@ impl Plugin {
     /// [`Plugin::new`].
     pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
+        let metadata = std::fs::metadata(path)
+            .map_err(|error| Error::io(format!("reading {}", path.display()), error))?;
+        engine.check_component_size(metadata.len())?;
         let bytes = std::fs::read(path)
             .map_err(|error| Error::io(format!("reading {}", path.display()), error))?;
         Self::new(engine, &bytes)

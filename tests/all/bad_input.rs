@@ -179,3 +179,39 @@ fn oversized_output_is_refused() {
     assert_eq!(error.message(), "5 bytes, limit 4");
     assert!(!instance.is_poisoned());
 }
+
+#[test]
+fn oversized_components_are_refused_before_they_are_read() {
+    let engine = plugbox::Engine::builder()
+        .allocator(plugbox::Allocator::Pooling { capacity: 4 })
+        .max_component_bytes(1 << 20)
+        .build()
+        .unwrap();
+    // A real component padded past the limit with a custom section.
+    let mut padded = plugbox_artifacts::HELLO.bytes.to_vec();
+    padded.push(0); // custom section id
+    let payload = 2 << 20;
+    let mut size = payload + 2; // name length byte + name "x"
+    while size >= 0x80 {
+        padded.push((size as u8 & 0x7f) | 0x80);
+        size >>= 7;
+    }
+    padded.push(size as u8);
+    padded.extend_from_slice(&[1, b'x']);
+    padded.resize(padded.len() + payload, 0);
+    let error = Plugin::new(&engine, &padded).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidComponent);
+    assert!(
+        error.message().contains("maximum component size"),
+        "{error}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.wasm");
+    std::fs::write(&path, &padded).unwrap();
+    let error = Plugin::from_file(&engine, &path).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidComponent);
+
+    // Under the limit, the same engine loads the real thing.
+    assert_engine_still_serves(&engine);
+}
