@@ -5,8 +5,8 @@
 //!   at that isolation level and get its first answer (stopping it is
 //!   outside the timed region);
 //! - `overhead/<variant>/fib-20`: one naive fib(20) call natively in
-//!   process, on plain wasmtime without fuel, with fuel, with epochs, and
-//!   through plugbox (fuel + epochs + limits).
+//!   process, on plain wasmtime without fuel, with fuel, with epochs, with
+//!   both, and through plugbox (fuel + epochs + limits).
 //!
 //! Levels whose runtime is not installed are left out, with a line on
 //! stderr. Run with `cargo bench -p plugbox-benches --bench density`;
@@ -64,6 +64,7 @@ fn overhead(c: &mut Criterion) {
         ("wasm", false, false),
         ("wasm+fuel", true, false),
         ("wasm+epochs", false, true),
+        ("wasm+fuel+epochs", true, true),
     ] {
         let mut wasm = RawWasm::new(fib, fuel, epochs).expect("wasm");
         group.bench_function(BenchmarkId::new(variant, "fib-20"), |b| {

@@ -8,6 +8,7 @@
 //!   explicit bounds checks);
 //! - `wasm_fuel`: the same with fuel metering on;
 //! - `wasm_epoch`: the same with epoch interruption on instead;
+//! - `wasm_fuel_epoch`: both on, as plugbox configures its engine;
 //! - `plugbox`: a plugbox `Instance::call` (fuel and epochs on, limits armed:
 //!   what an embedder gets);
 //! - `native_twin`: the twin executable as a `process` worker, over pipes
@@ -42,6 +43,8 @@ pub struct Compute {
     pub wasm_fuel_ms: f64,
     /// Wasm with epoch interruption.
     pub wasm_epoch_ms: f64,
+    /// Wasm with fuel and epoch interruption (what plugbox turns on).
+    pub wasm_fuel_epoch_ms: f64,
     /// plugbox `Instance::call` (fuel + epochs + limits).
     pub plugbox_ms: f64,
     /// The native twin as a `process` worker, one round trip.
@@ -69,6 +72,7 @@ pub fn measure(n: u32) -> Result<Compute, String> {
     let mut wasm = RawWasm::new(bytes, false, false)?;
     let mut wasm_fuel = RawWasm::new(bytes, true, false)?;
     let mut wasm_epoch = RawWasm::new(bytes, false, true)?;
+    let mut wasm_both = RawWasm::new(bytes, true, true)?;
     let engine = plugbox::Engine::builder()
         .allocator(plugbox::Allocator::Pooling { capacity: 1 })
         .build()
@@ -97,6 +101,10 @@ pub fn measure(n: u32) -> Result<Compute, String> {
         (
             "wasm+epochs",
             Box::new(|input: &[u8]| wasm_epoch.call(black_box(input))),
+        ),
+        (
+            "wasm+fuel+epochs",
+            Box::new(|input: &[u8]| wasm_both.call(black_box(input))),
         ),
         (
             "plugbox",
@@ -146,16 +154,17 @@ pub fn measure(n: u32) -> Result<Compute, String> {
             .flatten()
             .ok_or_else(|| "no samples".to_string())
     };
-    let (native_ms, wasm_ms, wasm_fuel_ms, wasm_epoch_ms, plugbox_ms) =
-        (get(0)?, get(1)?, get(2)?, get(3)?, get(4)?);
+    let (native_ms, wasm_ms, wasm_fuel_ms, wasm_epoch_ms, wasm_fuel_epoch_ms, plugbox_ms) =
+        (get(0)?, get(1)?, get(2)?, get(3)?, get(4)?, get(5)?);
     Ok(Compute {
         fib_n: n,
         native_ms,
         wasm_ms,
         wasm_fuel_ms,
         wasm_epoch_ms,
+        wasm_fuel_epoch_ms,
         plugbox_ms,
-        native_twin_ms: get(5).ok(),
+        native_twin_ms: get(6).ok(),
         wasm_ratio: wasm_ms / native_ms,
         wasm_fuel_ratio: wasm_fuel_ms / native_ms,
         wasm_epoch_ratio: wasm_epoch_ms / native_ms,

@@ -186,7 +186,8 @@ impl Report {
                 out,
                 "\ncompute, fib({}) per call: native {:.2} ms; wasm {:.2} ms ({:.2}×); \
                  wasm+fuel {:.2} ms ({:.2}×); wasm+epochs {:.2} ms ({:.2}×); \
-                 plugbox call {:.2} ms ({:.2}×); native twin over pipes {}",
+                 wasm+fuel+epochs {:.2} ms ({:.2}×); plugbox call {:.2} ms ({:.2}×); \
+                 native twin over pipes {}",
                 c.fib_n,
                 c.native_ms,
                 c.wasm_ms,
@@ -195,6 +196,8 @@ impl Report {
                 c.wasm_fuel_ratio,
                 c.wasm_epoch_ms,
                 c.wasm_epoch_ratio,
+                c.wasm_fuel_epoch_ms,
+                c.wasm_fuel_epoch_ms / c.native_ms,
                 c.plugbox_ms,
                 c.plugbox_ratio,
                 c.native_twin_ms
