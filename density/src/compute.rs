@@ -17,6 +17,7 @@
 //! Each figure is the median of [`REPEATS`] calls after one warm-up call,
 //! the variants interleaved round by round.
 
+use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,10 @@ pub struct Compute {
     pub plugbox_ms: f64,
     /// The native twin as a `process` worker, one round trip.
     pub native_twin_ms: Option<f64>,
+    /// The fastest of the calls of each variant, ms: less sensitive than
+    /// the medians to other load on the machine (on a shared or SMT host a
+    /// neighbour's load slows a core down for seconds at a time).
+    pub fastest_ms: BTreeMap<String, f64>,
     /// `wasm_ms / native_ms`.
     pub wasm_ratio: f64,
     /// `wasm_fuel_ms / native_ms`.
@@ -142,6 +147,14 @@ pub fn measure(n: u32) -> Result<Compute, String> {
             }
         }
     }
+    let fastest_ms = variants
+        .iter()
+        .zip(&samples)
+        .filter_map(|((name, _), times)| {
+            let fastest = times.iter().copied().min_by(f64::total_cmp)?;
+            Some(((*name).to_string(), fastest))
+        })
+        .collect();
     drop(variants);
     if let Some(worker) = twin {
         let _ = worker.stop();
@@ -165,6 +178,7 @@ pub fn measure(n: u32) -> Result<Compute, String> {
         wasm_fuel_epoch_ms,
         plugbox_ms,
         native_twin_ms: get(6).ok(),
+        fastest_ms,
         wasm_ratio: wasm_ms / native_ms,
         wasm_fuel_ratio: wasm_fuel_ms / native_ms,
         wasm_epoch_ratio: wasm_epoch_ms / native_ms,

@@ -203,6 +203,16 @@ impl Report {
                 c.native_twin_ms
                     .map_or("-".into(), |ms| format!("{ms:.2} ms")),
             );
+            let fastest: Vec<String> = c
+                .fastest_ms
+                .iter()
+                .map(|(name, ms)| format!("{name} {ms:.2}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "fastest call of each (ms, less sensitive to other load): {}",
+                fastest.join("; ")
+            );
         } else if let Some(error) = &self.compute_error {
             let _ = writeln!(out, "\ncompute: not measured: {error}");
         }
