@@ -134,9 +134,10 @@ fn keeper(plan: &Plan) -> io::Result<()> {
     for procs in &plan.cgroup_procs {
         write_file(procs, b"0")?;
     }
+    // (The descriptor limit comes last, in the twin: until then we still
+    // hold the host's descriptors, numbered as high as the host has them.)
     let limits = [
         (libc::RLIMIT_AS, plan.address_space_bytes),
-        (libc::RLIMIT_NOFILE, 64),
         (libc::RLIMIT_CORE, 0),
         (libc::RLIMIT_FSIZE, 0),
     ];
@@ -327,6 +328,19 @@ fn enter(plan: &Plan) -> io::Result<()> {
         ))?;
         check(libc::umount2(c".".as_ptr(), libc::MNT_DETACH).into())?;
         check(libc::chdir(c"/".as_ptr()).into())?;
+        // Nothing of the host's survives the exec but stdio (a descriptor a
+        // C library opened without O_CLOEXEC included), and then at most 64.
+        check(libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        ))?;
+        let descriptors = libc::rlimit {
+            rlim_cur: 64,
+            rlim_max: 64,
+        };
+        check(libc::setrlimit(libc::RLIMIT_NOFILE, &descriptors).into())?;
         let hostname = b"twin";
         check(libc::sethostname(hostname.as_ptr().cast(), hostname.len()).into())?;
         // No capabilities survive the exec: empty bounding and ambient sets,

@@ -134,3 +134,38 @@ fn a_namespaced_twin_may_live_under_tmp() {
     assert_eq!(worker.call(b"x", GENEROUS).unwrap(), b"X");
     assert!(worker.stop().unwrap().success());
 }
+
+#[test]
+fn many_namespaced_tenants_live_at_once() {
+    // Each live worker holds pipes in the host: a sandbox must not count the
+    // host's descriptors against its own limit (it once failed near 27).
+    let mut workers: Vec<Worker> = (0..60)
+        .map(|_| Worker::start(Isolation::Namespaced, twin("hello")).unwrap())
+        .collect();
+    for (index, worker) in workers.iter_mut().enumerate() {
+        let input = format!("tenant {index}");
+        assert_eq!(
+            worker.call(input.as_bytes(), GENEROUS).unwrap(),
+            input.to_uppercase().as_bytes()
+        );
+    }
+}
+
+#[test]
+fn a_sandboxed_twin_inherits_no_host_descriptor() {
+    // A descriptor the host leaks (no O_CLOEXEC, as C libraries do).
+    let file = std::fs::File::open("/etc/hostname").unwrap();
+    // SAFETY: duplicating our own open descriptor, without FD_CLOEXEC, to a
+    // number no other test uses; closed below.
+    let fd = unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&file), libc::F_DUPFD, 900) };
+    assert!(fd >= 900);
+    let listing = probe(Isolation::Namespaced, "list /proc/self/fd");
+    // SAFETY: ours.
+    unsafe { libc::close(fd) };
+    let fds: Vec<i32> = listing.lines().filter_map(|fd| fd.parse().ok()).collect();
+    // Stdio, and the directory being listed.
+    assert!(
+        fds.iter().all(|&open| open <= 3),
+        "host descriptors leaked: {fds:?}"
+    );
+}
