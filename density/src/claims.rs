@@ -104,11 +104,12 @@ pub fn judge(runs: &[RunReport], compute: Option<&Compute>) -> Vec<Claim> {
         Some(c) => {
             let overhead = (c.wasm_ratio - 1.0) * 100.0;
             let fuel = (c.wasm_fuel_ratio - 1.0) * 100.0;
+            let plugbox = (c.plugbox_ratio - 1.0) * 100.0;
             Claim {
                 claim: "compute overhead".into(),
                 source: "Wasmtime +14% vs native, recursive fib".into(),
                 measured: format!(
-                    "fib({}): wasm {overhead:+.0}%, with fuel {fuel:+.0}%",
+                    "fib({}): wasm {overhead:+.0}%, fuel {fuel:+.0}%, plugbox (fuel+epochs) {plugbox:+.0}%",
                     c.fib_n
                 ),
                 value: Some(overhead),
