@@ -12,7 +12,7 @@ use crate::{assert_engine_still_serves, engine, plugin};
 /// Runs `attack` while a `hello` tenant on the same engine calls in a loop
 /// on another thread, checking every answer; then checks that the engine
 /// still serves and that the neighbour made progress.
-fn with_good_neighbour<R>(engine: &Engine, attack: impl FnOnce() -> R) -> R {
+pub(crate) fn with_good_neighbour<R>(engine: &Engine, attack: impl FnOnce() -> R) -> R {
     let hello = plugin(engine, "hello");
     let done = AtomicBool::new(false);
     let good_calls = AtomicU64::new(0);

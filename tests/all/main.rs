@@ -15,6 +15,7 @@ mod engine;
 mod fuzz_smoke;
 mod host_functions;
 mod hostile;
+mod hostile_cases;
 mod isolation;
 mod plugins;
 mod soak;
