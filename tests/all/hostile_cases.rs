@@ -131,3 +131,110 @@ cases! {
             loading(&engine, &component)
         } => ErrorKind::InterfaceMismatch;
 }
+
+/// Authority attacks through the `wasi-probe` plugin: the answer it gets for
+/// `command` under `policy` (the denial is an answer, not a trap).
+fn authority(engine: &Engine, policy: &str, command: &str) -> String {
+    let mut instance = crate::capabilities::probe(engine, policy);
+    crate::capabilities::ask(&mut instance, command)
+}
+
+/// A mount of a directory holding `inside.txt`, beside `secret/outside.txt`
+/// and a symlink `data/escape -> ../secret`.
+fn mounted(mode: &str) -> (tempfile::TempDir, String) {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("data")).unwrap();
+    std::fs::create_dir_all(root.path().join("secret")).unwrap();
+    std::fs::write(root.path().join("data/inside.txt"), "inside").unwrap();
+    std::fs::write(root.path().join("secret/outside.txt"), "outside").unwrap();
+    std::os::unix::fs::symlink("../secret", root.path().join("data/escape")).unwrap();
+    let policy = format!(
+        "[[mounts]]\nhost = {:?}\nguest = \"/data\"\nmode = \"{mode}\"\n",
+        root.path().join("data")
+    );
+    (root, policy)
+}
+
+macro_rules! authority_cases {
+    ($($name:ident: $mode:literal, $command:expr => $check:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            let engine = engine();
+            let (root, policy) = mounted($mode);
+            let command: String = $command;
+            let answer = with_good_neighbour(&engine, || authority(&engine, &policy, &command));
+            let check: fn(&str) -> bool = $check;
+            assert!(check(&answer), "{command:?} answered {answer:?}");
+            assert_eq!(
+                std::fs::read_to_string(root.path().join("data/inside.txt")).unwrap(),
+                "inside",
+                "nothing on the host changed"
+            );
+        }
+    )*};
+}
+
+authority_cases! {
+    dot_dot_out_of_a_mount_is_denied:
+        "read-write", "read /data/../secret/outside.txt".into() => |answer| answer.starts_with("error: ");
+    absolute_path_outside_every_mount_is_denied:
+        "read-write", "read /etc/hostname".into() => |answer| answer.starts_with("error: ");
+    symlink_out_of_a_mount_is_denied:
+        "read-write", "read /data/escape/outside.txt".into() => |answer| answer.starts_with("error: ");
+    write_to_a_read_only_mount_is_denied:
+        "read-only", "write /data/inside.txt overwritten".into() => |answer| answer == "error: PermissionDenied";
+    ungranted_environment_is_empty:
+        "read-only", "env".into() => |answer| answer.is_empty();
+}
+
+#[test]
+fn opening_a_socket_is_denied() {
+    let engine = engine();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let command = format!("connect {}", listener.local_addr().unwrap());
+    let answer = with_good_neighbour(&engine, || authority(&engine, "", &command));
+    assert!(answer.starts_with("error: "), "{answer}");
+    let accepted = listener.accept();
+    assert!(
+        matches!(&accepted, Err(error) if error.kind() == std::io::ErrorKind::WouldBlock),
+        "the listener saw a connection: {accepted:?}"
+    );
+}
+
+/// A `host-probe` instance under `policy`.
+fn host_probe(engine: &Engine, policy: &str) -> plugbox::Instance {
+    let policy = plugbox::Policy::from_toml_str(policy, "test policy").unwrap();
+    plugin(engine, "host-probe")
+        .with_policy(&policy)
+        .unwrap()
+        .instantiate()
+        .unwrap()
+}
+
+#[test]
+fn reading_another_plugins_keys_finds_nothing() {
+    let engine = engine();
+    let mut a = host_probe(&engine, "name = \"tenant-a\"\n[kv]\n");
+    let mut b = host_probe(&engine, "name = \"tenant-b\"\n[kv]\n");
+    let answers = with_good_neighbour(&engine, || {
+        assert_eq!(crate::capabilities::ask(&mut a, "set secret a-only"), "ok");
+        [
+            crate::capabilities::ask(&mut b, "get secret"),
+            crate::capabilities::ask(&mut b, "get ../tenant-a/secret"),
+        ]
+    });
+    assert_eq!(answers, ["(absent)", "(absent)"]);
+}
+
+#[test]
+fn exceeding_a_kv_quota_is_refused() {
+    let engine = engine();
+    let mut instance = host_probe(&engine, "[kv]\nmax_keys = 1\nmax_bytes = 64\n");
+    let answer = with_good_neighbour(&engine, || {
+        assert_eq!(crate::capabilities::ask(&mut instance, "set a 1"), "ok");
+        crate::capabilities::ask(&mut instance, "set b 2")
+    });
+    assert_eq!(answer, "error: Error::QuotaExceeded");
+    assert!(!instance.is_poisoned());
+}
