@@ -6,7 +6,11 @@
 //!   outside the timed region);
 //! - `overhead/<variant>/fib-20`: one naive fib(20) call natively in
 //!   process, on plain wasmtime without fuel, with fuel, with epochs, with
-//!   both, and through plugbox (fuel + epochs + limits).
+//!   both, and through plugbox (fuel + epochs + limits);
+//! - `peer/<host>/hello-first-call` and `peer/<host>/hello-warm-call`: a new
+//!   tenant's first answer, and a call on a live tenant, for plugbox
+//!   (pooling) and for the Extism host on the same logic (with
+//!   `--features extism`; otherwise Extism is left out with a line on stderr).
 //!
 //! Levels whose runtime is not installed are left out, with a line on
 //! stderr. Run with `cargo bench -p plugbox-benches --bench density`;
@@ -88,5 +92,47 @@ fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     spawn(&mut criterion);
     overhead(&mut criterion);
+    peers(&mut criterion);
     criterion.final_summary();
+}
+
+/// plugbox and the peer Wasm host through the density harness's own fleets
+/// (the code `plugbox density` measures): compilation and stopping are
+/// outside the timed region.
+fn peers(c: &mut Criterion) {
+    const CHUNK: u64 = 1_000;
+    let mut group = c.benchmark_group("peer");
+    for method in plugbox_density::Method::all()
+        .into_iter()
+        .filter(|method| ["plugbox-pooling", "extism"].contains(&method.name))
+    {
+        if let Err(why) = method.available() {
+            eprintln!("peer/{}: skipped: {why}", method.name);
+            continue;
+        }
+        group.bench_function(BenchmarkId::new(method.name, "hello-first-call"), |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    let chunk = left.min(CHUNK);
+                    let mut fleet = method.fleet(chunk as usize).expect("set up");
+                    let started = Instant::now();
+                    for _ in 0..chunk {
+                        black_box(fleet.start_tenant(INPUT).expect("first call"));
+                    }
+                    timed += started.elapsed();
+                    fleet.stop_all().expect("stop");
+                    left -= chunk;
+                }
+                timed
+            });
+        });
+        let mut fleet = method.fleet(1).expect("set up");
+        fleet.start_tenant(INPUT).expect("first call");
+        group.bench_function(BenchmarkId::new(method.name, "hello-warm-call"), |b| {
+            b.iter(|| black_box(fleet.call(0, INPUT).expect("call")));
+        });
+    }
+    group.finish();
 }

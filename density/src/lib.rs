@@ -15,6 +15,8 @@
 pub mod baseline_method;
 pub mod claims;
 pub mod compute;
+#[cfg(feature = "extism")]
+pub mod extism_method;
 pub mod memory;
 pub mod method;
 pub mod plugbox_method;

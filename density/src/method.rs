@@ -136,7 +136,7 @@ pub enum Kind {
     /// One native twin worker process per tenant at this isolation level.
     Baseline(Isolation),
     /// The Extism host (`extism` crate) running the same logic written with
-    /// `extism-pdk`: the peer Wasm host, a later step (not built in yet).
+    /// `extism-pdk`: the peer Wasm host (cargo feature `extism`).
     Extism,
 }
 
@@ -192,8 +192,11 @@ impl Method {
                 }
                 Ok(())
             }
-            Kind::Extism => Err("not built in yet: the Extism peer is the next step of \
-                 issue 5 (behind a cargo feature, with its compile cache disabled)"
+            #[cfg(feature = "extism")]
+            Kind::Extism => Ok(()),
+            #[cfg(not(feature = "extism"))]
+            Kind::Extism => Err("built without the `extism` feature (cargo run --release \
+                 -p plugbox-cli --features extism -- density)"
                 .into()),
         }
     }
@@ -213,6 +216,9 @@ impl Method {
             Kind::Baseline(isolation) => Ok(Box::new(crate::baseline_method::BaselineFleet::new(
                 isolation,
             )?)),
+            #[cfg(feature = "extism")]
+            Kind::Extism => Ok(Box::new(crate::extism_method::ExtismFleet::new(capacity)?)),
+            #[cfg(not(feature = "extism"))]
             Kind::Extism => Err(Failure::other("Extism is not built in")),
         }
     }
