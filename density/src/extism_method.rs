@@ -94,3 +94,24 @@ fn classify(error: &extism::Error) -> Failure {
     };
     Failure { limit, detail }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ExtismFleet;
+    use crate::method::Fleet as _;
+
+    #[test]
+    fn extism_tenants_answer_like_the_plugbox_plugin() {
+        let mut fleet = ExtismFleet::new(3).unwrap();
+        for input in ["hello, plugbox", "straße", ""] {
+            let first = fleet.start_tenant(input.as_bytes()).unwrap();
+            assert_eq!(first, input.to_uppercase().as_bytes());
+        }
+        assert_eq!(fleet.len(), 3);
+        assert_eq!(fleet.call(1, b"again").unwrap(), b"AGAIN");
+        // Invalid UTF-8 is the guest's error, as in plugbox's `hello`.
+        assert!(fleet.call(0, &[0xff, 0xfe]).is_err());
+        fleet.stop_all().unwrap();
+        assert!(fleet.is_empty());
+    }
+}
