@@ -29,6 +29,10 @@ use seccompiler::BpfProgram;
 
 use crate::cgroup::TenantCgroup;
 
+mod sys;
+
+use sys::{CapData, CapHeader, LINUX_CAPABILITY_VERSION_3, check, fd_path, mount, write_file};
+
 /// Where the new root is mounted, inside the tenant's own mount namespace
 /// (the host's `/tmp` is untouched).
 const NEW_ROOT: &CStr = c"/tmp";
@@ -107,26 +111,6 @@ pub(crate) fn command(
     // (async-signal-safe), as required between fork and exec.
     unsafe { command.pre_exec(move || keeper(&plan)) };
     Ok(command)
-}
-
-/// `Err(last OS error)` when a raw call returned -1.
-fn check(result: libc::c_long) -> io::Result<libc::c_long> {
-    if result == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(result)
-    }
-}
-
-fn write_file(path: &CStr, contents: &[u8]) -> io::Result<()> {
-    // SAFETY: valid path; the fd is ours and closed below.
-    let fd = check(unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) }.into())?
-        as libc::c_int;
-    // SAFETY: contents is a valid buffer of its length.
-    let written = unsafe { libc::write(fd, contents.as_ptr().cast(), contents.len()) };
-    // SAFETY: fd is open.
-    unsafe { libc::close(fd) };
-    check(written as libc::c_long).map(drop)
 }
 
 /// Runs in the forked child before exec; returns only in the twin.
@@ -218,27 +202,6 @@ fn wait_and_exit_as(twin: libc::pid_t) -> ! {
         }
         libc::_exit(libc::WEXITSTATUS(status))
     }
-}
-
-fn mount(
-    source: Option<&CStr>,
-    target: &CStr,
-    kind: Option<&CStr>,
-    flags: libc::c_ulong,
-    data: Option<&CStr>,
-) -> io::Result<()> {
-    let pointer = |text: Option<&CStr>| text.map_or(std::ptr::null(), CStr::as_ptr);
-    // SAFETY: NUL-terminated strings or null, as mount(2) takes them.
-    let result = unsafe {
-        libc::mount(
-            pointer(source),
-            target.as_ptr(),
-            pointer(kind),
-            flags,
-            pointer(data).cast(),
-        )
-    };
-    check(result.into()).map(drop)
 }
 
 /// Builds the new root at `/tmp` of our own mount namespace: a tmpfs holding
@@ -371,58 +334,4 @@ fn enter(plan: &Plan) -> io::Result<()> {
         seccompiler::Error::Prctl(error) | seccompiler::Error::Seccomp(error) => error,
         _ => io::Error::from_raw_os_error(libc::EINVAL),
     })
-}
-
-const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: libc::c_int,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-/// Writes `fd` in decimal over the zeros of `/proc/self/fd/0000000000` and
-/// returns the NUL-terminated path (no allocation).
-fn fd_path(buffer: &mut [u8; 25], fd: libc::c_int) -> &CStr {
-    const PREFIX: usize = "/proc/self/fd/".len();
-    let mut digits = [0u8; 10];
-    let mut count = 0;
-    let mut rest = fd.unsigned_abs();
-    loop {
-        digits[count] = b'0' + (rest % 10) as u8;
-        count += 1;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    for index in 0..count {
-        buffer[PREFIX + index] = digits[count - 1 - index];
-    }
-    buffer[PREFIX + count] = 0;
-    // A NUL was just written inside the buffer.
-    CStr::from_bytes_until_nul(buffer).unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn descriptor_paths_are_spelled_without_allocating() {
-        for (fd, expected) in [
-            (0, "/proc/self/fd/0"),
-            (7, "/proc/self/fd/7"),
-            (1234, "/proc/self/fd/1234"),
-        ] {
-            let mut buffer = *b"/proc/self/fd/0000000000\0";
-            assert_eq!(super::fd_path(&mut buffer, fd).to_str(), Ok(expected));
-        }
-    }
 }
