@@ -39,8 +39,9 @@ pub struct PluginSource {
     /// Path of the component (`.wasm`). Default: the built-in `hello`.
     #[arg(value_name = "WASM")]
     wasm: Option<PathBuf>,
-    /// Use a built-in plugin instead of a file: hello, hello-std, fib, total,
-    /// spin, grow, recurse, panic, wasi-probe.
+    /// Use a built-in plugin instead of a file (`plugbox run --builtin x`
+    /// lists them all): hello, hello-std, fib, total, discount, http-filter,
+    /// host-probe, spin, grow, recurse, panic, hostile, wasi-probe.
     #[arg(long, value_name = "NAME", conflicts_with = "wasm")]
     builtin: Option<String>,
 }

@@ -62,9 +62,24 @@ impl Failure {
     }
 }
 
+/// The largest linear memory a wasm32 plugin can have: 65,536 pages.
+const MAX_WASM32_MEMORY: usize = 1 << 32;
+
+/// The most `run --input-file` reads when no policy bounds the input.
+const MAX_INPUT_FILE_BYTES: u64 = 256 << 20;
+
 fn engine_for(memory_bytes: usize) -> Result<Engine, Failure> {
-    // One tenant: a pool of one, with a memory slot just large enough.
-    let slot = memory_bytes.div_ceil(64 << 10).max(1) * (64 << 10);
+    if memory_bytes > MAX_WASM32_MEMORY {
+        return Err(Failure {
+            message: format!(
+                "--memory {memory_bytes}: at most 4GiB (the largest wasm32 linear memory)"
+            ),
+            backtrace: None,
+        });
+    }
+    // One tenant: a pool of one, with a memory slot just large enough
+    // (whole 64 KiB wasm pages; no overflow below 4 GiB).
+    let slot = memory_bytes.max(1).next_multiple_of(64 << 10);
     Ok(Engine::builder()
         .allocator(Allocator::Pooling { capacity: 1 })
         .memory_slot_bytes(slot)
@@ -72,15 +87,24 @@ fn engine_for(memory_bytes: usize) -> Result<Engine, Failure> {
 }
 
 fn run_plugin(run: &Run) -> Result<(), Failure> {
-    let input = match (&run.input, &run.input_file) {
-        (Some(text), _) => text.clone().into_bytes(),
-        (None, Some(path)) => std::fs::read(path)
-            .map_err(|error| Failure::io(&format!("reading {}", path.display()), error))?,
-        (None, None) => Vec::new(),
-    };
     let policy = match &run.policy {
         Some(path) => Policy::from_file(path)?,
         None => Policy::default(),
+    };
+    let input = match (&run.input, &run.input_file) {
+        (Some(text), _) => text.clone().into_bytes(),
+        // With a policy, one byte past its input limit is enough for the
+        // call to refuse the input (`InputTooLarge`); without one, a fixed
+        // bound keeps `/dev/zero` from filling memory.
+        (None, Some(path)) => read_input(
+            path,
+            match &run.policy {
+                Some(_) => policy.limits().input_bytes() as u64 + 1,
+                None => MAX_INPUT_FILE_BYTES,
+            },
+            run.policy.is_none(),
+        )?,
+        (None, None) => Vec::new(),
     };
     // The policy's limits, then the flags on top of them.
     let base = policy.limits();
@@ -97,7 +121,7 @@ fn run_plugin(run: &Run) -> Result<(), Failure> {
         limits = limits.max_input_bytes(input.len().max(base.input_bytes()));
     }
     let engine = engine_for(memory)?;
-    let plugin = Plugin::new(&engine, &read(&run.plugin)?)?
+    let plugin = Plugin::new(&engine, &read(&engine, &run.plugin)?)?
         .with_policy(&policy)?
         .with_limits(limits);
     let mut instance = plugin.instantiate()?;
@@ -144,20 +168,39 @@ fn run_plugin(run: &Run) -> Result<(), Failure> {
     Ok(())
 }
 
-fn read(source: &PluginSource) -> Result<Vec<u8>, Failure> {
+/// At most `max` bytes of `path`; more is an error if `refuse_more`, else
+/// left for the call's input limit to refuse.
+fn read_input(path: &std::path::Path, max: u64, refuse_more: bool) -> Result<Vec<u8>, Failure> {
+    use std::io::Read as _;
+    let failed = |error| Failure::io(&format!("reading {}", path.display()), error);
+    let mut input = Vec::new();
+    std::fs::File::open(path)
+        .map_err(failed)?
+        .take(max.saturating_add(u64::from(refuse_more)))
+        .read_to_end(&mut input)
+        .map_err(failed)?;
+    if refuse_more && input.len() as u64 > max {
+        return Err(Failure {
+            message: format!(
+                "reading {}: larger than {max} bytes, the most `run` reads without a policy",
+                path.display()
+            ),
+            backtrace: None,
+        });
+    }
+    Ok(input)
+}
+
+fn read(engine: &Engine, source: &PluginSource) -> Result<Vec<u8>, Failure> {
     match source.builtin()? {
         Some(artifact) => Ok(artifact.bytes.to_vec()),
-        None => {
-            let path = source.path();
-            std::fs::read(&path)
-                .map_err(|error| Failure::io(&format!("reading {}", path.display()), error))
-        }
+        None => Ok(plugbox::read_component(engine, source.path())?),
     }
 }
 
 fn inspect_plugin(inspect: &Inspect) -> Result<(), Failure> {
     let engine = engine_for(Limits::default().memory_bytes())?;
-    let bytes = read(&inspect.plugin)?;
+    let bytes = read(&engine, &inspect.plugin)?;
     let info = plugbox::inspect(&engine, &bytes)?;
     print!("{info}");
     match info.check_plugbox_world(true) {
@@ -183,7 +226,7 @@ fn compile_plugin(compile: &Compile) -> Result<(), Failure> {
     // Compiled code depends on the engine's settings: compile with the
     // defaults that `Engine::new` (and so an embedder's default engine) uses.
     let engine = Engine::builder().cache_dir(&compile.cache_dir).build()?;
-    let bytes = read(&compile.plugin)?;
+    let bytes = read(&engine, &compile.plugin)?;
     let plugin = Plugin::new(&engine, &bytes)?;
     let path = engine
         .cache_path_for(&bytes)

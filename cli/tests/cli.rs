@@ -313,3 +313,60 @@ fn density_rejects_an_unknown_method() {
     let output = plugbox(&["density", "--methods", "docker"]);
     assert_one_line_failure(&output, 1, "unknown method `docker`");
 }
+
+#[test]
+fn endless_files_and_huge_sizes_are_one_line_errors() {
+    // Neither is read until memory runs out.
+    assert_one_line_failure(&plugbox(&["run", "/dev/zero"]), 1, "maximum component size");
+    assert_one_line_failure(
+        &plugbox(&["run", "--input-file", "/dev/zero"]),
+        1,
+        "the most `run` reads without a policy",
+    );
+    // With a policy, its input limit refuses the input.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "[limits]\nmax_input_bytes = 1024\n").unwrap();
+    assert_one_line_failure(
+        &plugbox(&[
+            "run",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--input-file",
+            "/dev/zero",
+        ]),
+        1,
+        "input too large",
+    );
+    // No overflow in the memory slot's size.
+    assert_one_line_failure(
+        &plugbox(&["run", "--memory", "18446744073709551615"]),
+        1,
+        "at most 4GiB",
+    );
+    assert_one_line_failure(&plugbox(&["run", "--memory", "5GiB"]), 1, "at most 4GiB");
+    let four = plugbox(&["run", "--memory", "4GiB", "--input", "big slot"]);
+    assert!(four.status.success(), "{}", stderr(&four));
+    assert_eq!(stdout(&four), "BIG SLOT\n");
+}
+
+#[test]
+fn inspect_says_why_a_component_does_not_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    // A valid component exporting something else than the plugbox handler.
+    let other = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "f") (result i32) i32.const 7))
+            (core instance $i (instantiate $m))
+            (func (export "answer") (result u32) (canon lift (core func $i "f"))))"#,
+    )
+    .unwrap();
+    let path = dir.path().join("other.wasm");
+    std::fs::write(&path, other).unwrap();
+    let output = plugbox(&["inspect", path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("answer: func() -> u32"), "{text}");
+    assert!(text.contains(": does not fit: "), "{text}");
+    assert!(text.contains("handler"), "{text}");
+}

@@ -82,7 +82,7 @@ pub use host::HostContext;
 pub use instance::{Instance, Response};
 pub use kv::{KvError, KvStore, MemoryKv, Quota};
 pub use limits::Limits;
-pub use plugin::{Plugin, inspect};
+pub use plugin::{Plugin, inspect, read_component};
 pub use policy::Policy;
 pub use ticker::TickerProbe;
 #[cfg(feature = "wasi")]

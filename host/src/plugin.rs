@@ -107,13 +107,7 @@ impl Plugin {
     /// [`ErrorKind::Io`] if the file cannot be read; otherwise as
     /// [`Plugin::new`].
     pub fn from_file(engine: &Engine, path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let metadata = std::fs::metadata(path)
-            .map_err(|error| Error::io(format!("reading {}", path.display()), error))?;
-        engine.check_component_size(metadata.len())?;
-        let bytes = std::fs::read(path)
-            .map_err(|error| Error::io(format!("reading {}", path.display()), error))?;
-        Self::new(engine, &bytes)
+        Self::new(engine, &read_component(engine, path)?)
     }
 
     /// The same compiled plugin, whose instances get `limits`. Cheap: the
@@ -221,8 +215,42 @@ pub(crate) struct Prelinked {
 ///
 /// [`ErrorKind::InvalidComponent`] as for [`Plugin::new`].
 pub fn inspect(engine: &Engine, bytes: &[u8]) -> Result<ComponentInfo> {
+    engine.check_component_size(bytes.len() as u64)?;
     let (component, _) = compile(engine, bytes, &cache::content_hash(bytes))?;
     Ok(ComponentInfo::of(&component))
+}
+
+/// Reads a component file, refusing one larger than
+/// [`Engine::max_component_bytes`] without reading past that size: a file
+/// whose size the file system does not report (a pipe, `/dev/zero`) is read
+/// only up to the maximum, never until memory runs out.
+///
+/// ```no_run
+/// let engine = plugbox::Engine::new()?;
+/// let bytes = plugbox::read_component(&engine, "hello.wasm")?;
+/// let info = plugbox::inspect(&engine, &bytes)?;
+/// # Ok::<(), plugbox::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`ErrorKind::Io`] if the file cannot be opened or read;
+/// [`ErrorKind::InvalidComponent`] if it is larger than the maximum.
+pub fn read_component(engine: &Engine, path: impl AsRef<Path>) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let path = path.as_ref();
+    let failed = |error| Error::io(format!("reading {}", path.display()), error);
+    let file = std::fs::File::open(path).map_err(failed)?;
+    let reported = file.metadata().map_err(failed)?.len();
+    engine.check_component_size(reported)?;
+    let max = engine.max_component_bytes() as u64;
+    let mut bytes = Vec::with_capacity(usize::try_from(reported).unwrap_or(0));
+    // One byte past the maximum tells "too large" from "exactly the maximum".
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(failed)?;
+    engine.check_component_size(bytes.len() as u64)?;
+    Ok(bytes)
 }
 
 /// A plugin's name when its policy gives none: from its content hash.

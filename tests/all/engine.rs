@@ -162,3 +162,84 @@ fn initial_memory_larger_than_the_engine_slot_is_a_memory_limit() {
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::MemoryLimit, "{error:?}");
 }
+
+#[test]
+fn fuel_is_refilled_and_the_deadline_rearmed_for_every_call() {
+    let engine = crate::engine();
+    let fib = plugin(&engine, "fib");
+    let needed = fib.instantiate().unwrap().call(b"20").unwrap().fuel_used;
+    // Enough fuel for one fib(20), not for two: every call must start full.
+    let mut instance = fib
+        .with_limits(Limits::default().fuel(needed + needed / 2))
+        .instantiate()
+        .unwrap();
+    for _ in 0..5 {
+        let response = instance.call(b"20").unwrap();
+        assert_eq!(response.output, b"6765");
+    }
+    // fib(22) needs about 2.6 times as much: over the per-call budget.
+    assert_eq!(
+        instance.call(b"22").unwrap_err().kind(),
+        ErrorKind::FuelExhausted
+    );
+
+    // A deadline per call: calls that together take several deadlines all
+    // finish, and each reports its own wall time.
+    let deadline = std::time::Duration::from_millis(100);
+    let mut instance = fib
+        .with_limits(Limits::default().fuel(u64::MAX).deadline(deadline))
+        .instantiate()
+        .unwrap();
+    let began = std::time::Instant::now();
+    let mut calls = 0;
+    while began.elapsed() < 3 * deadline && calls < 10_000 {
+        let before = std::time::Instant::now();
+        let response = instance.call(b"25").unwrap();
+        let around = before.elapsed();
+        assert_eq!(response.output, b"75025");
+        assert!(
+            !response.elapsed.is_zero() && response.elapsed <= around,
+            "elapsed {:?} measured around the call as {around:?}",
+            response.elapsed
+        );
+        calls += 1;
+    }
+    assert!(
+        began.elapsed() >= 3 * deadline,
+        "{calls} calls in {:?}",
+        began.elapsed()
+    );
+}
+
+#[test]
+fn component_files_are_read_only_up_to_the_engine_maximum() {
+    let engine = Engine::builder()
+        .allocator(Allocator::Pooling { capacity: 2 })
+        .max_component_bytes(1 << 20)
+        .build()
+        .unwrap();
+    // A file with no size to report and no end: read up to the maximum, then
+    // refused, never read until memory runs out.
+    for load in [
+        |engine: &Engine| plugbox::read_component(engine, "/dev/zero").map(drop),
+        |engine: &Engine| Plugin::from_file(engine, "/dev/zero").map(drop),
+    ] {
+        let error = load(&engine).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidComponent, "{error}");
+        assert!(
+            error.message().contains("maximum component size"),
+            "{error}"
+        );
+    }
+    // `inspect` takes bytes: it refuses oversized ones before parsing them.
+    let error = plugbox::inspect(&engine, &vec![0; (1 << 20) + 1]).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidComponent);
+    assert!(
+        error.message().contains("maximum component size"),
+        "{error}"
+    );
+    // A real file within the limit reads back whole.
+    let bytes = plugbox::read_component(&engine, plugbox_artifacts::HELLO.path).unwrap();
+    assert_eq!(bytes, plugbox_artifacts::HELLO.bytes);
+    crate::assert_engine_still_serves(&engine);
+}
