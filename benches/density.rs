@@ -14,7 +14,7 @@
 //!
 //! Levels whose runtime is not installed are left out, with a line on
 //! stderr. Run with `cargo bench -p plugbox-benches --bench density`;
-//! `RUST_BACKTRACE` is recorded and should be unset.
+//! `RUST_BACKTRACE` is recorded, then unset.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -85,10 +85,7 @@ fn overhead(c: &mut Criterion) {
 }
 
 fn main() {
-    eprintln!(
-        "RUST_BACKTRACE={}",
-        std::env::var("RUST_BACKTRACE").unwrap_or_else(|_| "(unset)".into())
-    );
+    plugbox_benches::record_and_unset_backtrace();
     let mut criterion = Criterion::default().configure_from_args();
     spawn(&mut criterion);
     overhead(&mut criterion);

@@ -132,18 +132,7 @@ fn warm_call(c: &mut Criterion) {
 }
 
 fn main() {
-    let recorded = std::env::var("RUST_BACKTRACE").ok();
-    eprintln!(
-        "RUST_BACKTRACE was {}; benchmarks run with it unset",
-        recorded
-            .as_deref()
-            .map_or("unset".to_string(), |v| format!("`{v}`"))
-    );
-    // SAFETY: nothing else runs yet (no other threads read the environment).
-    unsafe {
-        std::env::remove_var("RUST_BACKTRACE");
-        std::env::remove_var("RUST_LIB_BACKTRACE");
-    }
+    plugbox_benches::record_and_unset_backtrace();
     let mut criterion = Criterion::default().configure_from_args();
     instantiate(&mut criterion);
     instantiate_and_call(&mut criterion);
