@@ -7,7 +7,7 @@
 use proc_macro::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, ReturnType, parse_macro_input};
+use syn::{FnArg, ItemFn, ReturnType};
 
 /// Marks the one function that handles a plugin's requests.
 ///
@@ -17,20 +17,31 @@ use syn::{FnArg, ItemFn, ReturnType, parse_macro_input};
 /// `plugbox-guest` crate documentation for examples.
 #[proc_macro_attribute]
 pub fn plugin(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand_attribute(attr.into(), item.into()).into()
+}
+
+/// `#[plugin]` on `proc_macro2` tokens: the expansion, or the function kept
+/// as written followed by a `compile_error!` naming the misuse.
+fn expand_attribute(
+    attr: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
     if !attr.is_empty() {
-        let attr = proc_macro2::TokenStream::from(attr);
-        return syn::Error::new(attr.span(), "`#[plugin]` takes no arguments")
-            .to_compile_error()
-            .into();
+        let error =
+            syn::Error::new(attr.span(), "`#[plugin]` takes no arguments").to_compile_error();
+        return quote!(#item #error);
     }
-    let function = parse_macro_input!(item as ItemFn);
+    let function = match syn::parse2::<ItemFn>(item) {
+        Ok(function) => function,
+        Err(error) => return error.to_compile_error(),
+    };
     match expand(&function) {
-        Ok(tokens) => tokens.into(),
+        Ok(tokens) => tokens,
         Err(error) => {
             let error = error.to_compile_error();
             // Keep the function itself so that the only errors the author sees
             // are ours, not a cascade of "cannot find function".
-            quote!(#function #error).into()
+            quote!(#function #error)
         }
     }
 }
@@ -148,4 +159,142 @@ fn expand(function: &ItemFn) -> syn::Result<proc_macro2::TokenStream> {
             ::plugbox_guest::bindings::__export_plugin!(#guest with_types_in ::plugbox_guest::bindings);
         };
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand_attribute;
+    use quote::quote;
+
+    /// The message of the one `compile_error!` the expansion holds.
+    fn error_of(attr: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> String {
+        let expanded = expand_attribute(attr, item).to_string();
+        let start = expanded
+            .find("compile_error")
+            .unwrap_or_else(|| panic!("no compile error in {expanded}"));
+        assert_eq!(
+            expanded.matches("compile_error").count(),
+            1,
+            "one error: {expanded}"
+        );
+        expanded[start..].to_string()
+    }
+
+    #[test]
+    fn misuse_is_a_compile_error_naming_it() {
+        let cases = [
+            (
+                quote!(),
+                quote!(
+                    fn f(a: &str, b: &str) -> String {
+                        a.into()
+                    }
+                ),
+                "exactly one argument",
+            ),
+            (
+                quote!(),
+                quote!(
+                    fn f() -> String {
+                        String::new()
+                    }
+                ),
+                "exactly one argument",
+            ),
+            (
+                quote!(),
+                quote!(
+                    async fn f(a: &str) -> String {
+                        a.into()
+                    }
+                ),
+                "cannot be `async`",
+            ),
+            (
+                quote!(),
+                quote!(
+                    unsafe fn f(a: &str) -> String {
+                        a.into()
+                    }
+                ),
+                "cannot be `unsafe`",
+            ),
+            (
+                quote!(),
+                quote!(
+                    extern "C" fn f(a: &str) -> String {
+                        a.into()
+                    }
+                ),
+                "remove the `extern` ABI",
+            ),
+            (
+                quote!(),
+                quote!(
+                    fn f<T>(a: T) -> String {
+                        String::new()
+                    }
+                ),
+                "cannot be generic",
+            ),
+            (
+                quote!(),
+                quote!(
+                    fn f(a: &str) -> String
+                    where
+                        String: Clone,
+                    {
+                        a.into()
+                    }
+                ),
+                "cannot be generic",
+            ),
+            (
+                quote!(),
+                quote!(
+                    fn f(&self) -> String {
+                        String::new()
+                    }
+                ),
+                "a free function, not a method",
+            ),
+            (
+                quote!(fast),
+                quote!(
+                    fn f(a: &str) -> String {
+                        a.into()
+                    }
+                ),
+                "takes no arguments",
+            ),
+            (
+                quote!(),
+                quote!(
+                    struct NotAFunction;
+                ),
+                "expected `fn`",
+            ),
+        ];
+        for (attr, item, message) in cases {
+            let error = error_of(attr, item.clone());
+            assert!(error.contains(message), "{item}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_good_function_expands_to_the_handler_and_export() {
+        let expanded = expand_attribute(
+            quote!(),
+            quote!(
+                fn shout(input: &str) -> String {
+                    input.to_uppercase()
+                }
+            ),
+        )
+        .to_string();
+        assert!(!expanded.contains("compile_error"), "{expanded}");
+        assert!(expanded.contains("fn shout"), "{expanded}");
+        assert!(expanded.contains("fn __plugbox_handle"), "{expanded}");
+        assert!(expanded.contains("__export_plugin"), "{expanded}");
+    }
 }
