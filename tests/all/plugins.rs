@@ -83,7 +83,9 @@ pub fn spin() {
         waited >= Duration::from_millis(50),
         "stopped early: {waited:?}"
     );
-    assert!(waited < Duration::from_secs(1), "stopped late: {waited:?}");
+    // Well under a second: a tick (1 ms) late, plus whatever a loaded
+    // machine adds to the ticker thread's wake-ups.
+    assert!(waited < Duration::from_millis(500), "stopped late: {waited:?}");
     assert!(error.is_trap());
     // Poisoned afterwards, with the cause.
     assert!(instance.is_poisoned());
