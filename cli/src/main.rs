@@ -268,14 +268,19 @@ fn density_report(density: &Density) -> Result<(), Failure> {
              error paths: measure with `env -u RUST_BACKTRACE plugbox density`"
         );
     }
+    let (max_map_count, map_warning) = plugbox_density::map_count_check(config.max_tenants);
     eprintln!(
         "density: ramp {:?}, memory budget {} MiB per run, at most {} s starting tenants \
-         per run, {} ms of round-robin calls per run",
+         per run, {} ms of round-robin calls per run, vm.max_map_count {}",
         plugbox_density::ramp(config.max_tenants),
         config.bounds.memory_budget >> 20,
         config.bounds.start_time.as_secs(),
         config.bounds.throughput_time.as_millis(),
+        max_map_count.map_or("unknown".into(), |max| max.to_string()),
     );
+    if let Some(warning) = map_warning {
+        eprintln!("warning: {warning}");
+    }
     let report = plugbox_density::run(&config).map_err(failure)?;
     print!("{}", report.table());
     let (json, svg) = plugbox_density::write(&report, &density.out).map_err(failure)?;

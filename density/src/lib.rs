@@ -106,6 +106,34 @@ pub fn select(names: Option<&[String]>) -> Result<Vec<Method>, String> {
         .collect()
 }
 
+/// Memory mappings one live plugbox tenant holds (with copy-on-write
+/// memory images: the accessible memory around the image, the image, and
+/// the reserved rest of the slot), measured with `/proc/self/maps`.
+pub const MAPPINGS_PER_PLUGBOX_TENANT: usize = 4;
+
+/// The `vm.max_map_count` in force, and a warning when it is too low for
+/// `tenants` live plugbox tenants in this process (each holds
+/// [`MAPPINGS_PER_PLUGBOX_TENANT`]): the sysctl, not memory, would stop the
+/// run, and the report would say so.
+pub fn map_count_check(tenants: usize) -> (Option<usize>, Option<String>) {
+    let Some(max) = memory::max_map_count() else {
+        return (None, None);
+    };
+    let held = memory::map_count().unwrap_or(0);
+    let fit = max.saturating_sub(held) / MAPPINGS_PER_PLUGBOX_TENANT;
+    let warning = (tenants > fit).then(|| {
+        let needed = tenants
+            .saturating_mul(MAPPINGS_PER_PLUGBOX_TENANT)
+            .saturating_add(held + 1024);
+        format!(
+            "vm.max_map_count is {max}: about {fit} plugbox tenants fit in one process \
+             ({MAPPINGS_PER_PLUGBOX_TENANT} mappings each), fewer than {tenants}; \
+             `sysctl -w vm.max_map_count={needed}` (as root) lets the run go further"
+        )
+    });
+    (Some(max), warning)
+}
+
 /// Runs the comparison.
 ///
 /// # Errors
@@ -210,9 +238,44 @@ pub fn write(report: &Report, dir: &Path) -> Result<(PathBuf, PathBuf), String> 
     Ok((json, svg))
 }
 
+/// Serializes the tests that start plugbox tenants: one of them counts this
+/// process's mappings, which the others change.
+#[cfg(test)]
+pub(crate) static FLEET_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_map_count_check_names_the_sysctl() {
+        let (max, warning) = map_count_check(1);
+        assert!(max.is_some_and(|max| max > 0), "Linux has the sysctl");
+        assert_eq!(warning, None, "one tenant always fits");
+        let (_, warning) = map_count_check(usize::MAX / 8);
+        let warning = warning.unwrap_or_default();
+        assert!(warning.contains("sysctl -w vm.max_map_count="), "{warning}");
+    }
+
+    #[test]
+    fn a_plugbox_tenant_holds_the_mappings_the_check_assumes() {
+        use method::Fleet as _;
+        let _serial = FLEET_TESTS.lock();
+        let tenants = 200;
+        let mut fleet =
+            plugbox_method::PlugboxFleet::new(plugbox::Allocator::Pooling { capacity: 1 }, tenants)
+                .unwrap_or_else(|failure| panic!("{}", failure.detail));
+        let before = memory::map_count().unwrap_or_default();
+        for _ in 0..tenants {
+            assert!(fleet.start_tenant(run::INPUT).is_ok());
+        }
+        let after = memory::map_count().unwrap_or_default();
+        let per_tenant = (after - before) as f64 / tenants as f64;
+        assert!(
+            (per_tenant - MAPPINGS_PER_PLUGBOX_TENANT as f64).abs() < 0.1,
+            "{per_tenant} mappings per tenant"
+        );
+    }
 
     #[test]
     fn ramps() {

@@ -309,3 +309,79 @@ fn finish(cgroup: Option<RunCgroup>, report: &mut RunReport) {
         report.stop_detail = Some(format!("{detail} (cgroup: {error})"));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::method::Kind;
+    use plugbox::Allocator;
+
+    fn pooling() -> Method {
+        Method {
+            name: "plugbox-pooling",
+            kind: Kind::Plugbox(Allocator::Pooling { capacity: 1 }),
+        }
+    }
+
+    fn bounds() -> Bounds {
+        Bounds {
+            memory_budget: 1 << 40,
+            start_time: Duration::from_secs(60),
+            throughput_time: Duration::from_millis(10),
+            throughput_requests: 100,
+        }
+    }
+
+    #[test]
+    fn a_full_run_measures_everything_and_names_no_limit() {
+        let _serial = crate::FLEET_TESTS.lock();
+        let report = run(&pooling(), 37, &bounds(), &ProgressBar::hidden());
+        assert_eq!(report.stopped_by, None, "{:?}", report.stop_detail);
+        assert_eq!(report.tenants, 37);
+        assert!(report.cold_start_us.is_some_and(|c| c.p50 > 0.0));
+        assert!(report.pss_kib_per_tenant.is_some());
+        assert!(report.throughput_rps.is_some_and(|rps| rps > 0.0));
+        assert!(report.throughput_requests >= 37, "every tenant called");
+    }
+
+    #[test]
+    fn the_memory_budget_stops_a_run_and_is_named() {
+        let _serial = crate::FLEET_TESTS.lock();
+        let bounds = Bounds {
+            memory_budget: 0,
+            ..bounds()
+        };
+        let report = run(&pooling(), 73, &bounds, &ProgressBar::hidden());
+        assert_eq!(report.stopped_by.as_deref(), Some("memory budget"));
+        assert!(report.tenants < 73, "{} tenants", report.tenants);
+        let detail = report.stop_detail.unwrap_or_default();
+        assert!(detail.contains("budget 0 MiB"), "{detail}");
+        // What was started is still measured.
+        assert!(report.cold_start_us.is_some());
+    }
+
+    #[test]
+    fn the_start_bound_stops_a_run_and_is_named() {
+        let _serial = crate::FLEET_TESTS.lock();
+        let bounds = Bounds {
+            start_time: Duration::ZERO,
+            ..bounds()
+        };
+        let report = run(&pooling(), 59, &bounds, &ProgressBar::hidden());
+        assert_eq!(report.stopped_by.as_deref(), Some("time bound"));
+        assert!(report.tenants < 59);
+    }
+
+    #[test]
+    fn a_full_pool_is_named_as_the_pool_capacity() {
+        let _serial = crate::FLEET_TESTS.lock();
+        let mut fleet =
+            crate::plugbox_method::PlugboxFleet::new(Allocator::Pooling { capacity: 2 }, 2)
+                .unwrap_or_else(|failure| panic!("{}", failure.detail));
+        for _ in 0..2 {
+            assert!(fleet.start_tenant(INPUT).is_ok_and(|out| out == EXPECTED));
+        }
+        let failure = fleet.start_tenant(INPUT).err();
+        assert_eq!(failure.map(|f| f.limit), Some(Limit::PoolCapacity));
+    }
+}
