@@ -87,7 +87,7 @@ fn classify(error: &plugbox::Error) -> Failure {
     let detail = format!("{error}: {}", chain(error));
     let limit = if error.kind() == ErrorKind::PoolExhausted {
         Limit::PoolCapacity
-    } else if let Some(limit) = os_error(error).and_then(limit_of_errno) {
+    } else if let Some(limit) = error.os_error().and_then(limit_of_errno) {
         limit
     } else if near_map_limit() {
         // The mapping count is at the sysctl: whatever the error says, the
@@ -97,20 +97,6 @@ fn classify(error: &plugbox::Error) -> Failure {
         Limit::Other(detail.clone())
     };
     Failure { limit, detail }
-}
-
-fn os_error(error: &plugbox::Error) -> Option<i32> {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
-    while let Some(current) = source {
-        if let Some(code) = current
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::raw_os_error)
-        {
-            return Some(code);
-        }
-        source = current.source();
-    }
-    None
 }
 
 fn chain(error: &plugbox::Error) -> String {

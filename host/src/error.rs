@@ -54,6 +54,12 @@ pub enum ErrorKind {
     /// The engine's instance pool is full: every slot is in use by a live
     /// [`Instance`](crate::Instance).
     PoolExhausted,
+    /// The operating system refused memory the instance needed (`mmap`
+    /// failed: the process is at `vm.max_map_count` mappings, or out of
+    /// address space under `RLIMIT_AS`). [`Error::os_error`] has the code.
+    /// Not the plugin's doing: the same instance may succeed once other
+    /// instances are dropped or the limit is raised.
+    HostResources,
     /// A policy is malformed (unknown field, wrong type, bad value); the
     /// message names the file, line and field.
     InvalidPolicy,
@@ -96,6 +102,7 @@ impl ErrorKind {
             Self::InputTooLarge => "input too large",
             Self::OutputTooLarge => "output too large",
             Self::PoolExhausted => "instance pool exhausted",
+            Self::HostResources => "host resources exhausted",
             Self::InvalidPolicy => "invalid policy",
             Self::Io => "I/O error",
             Self::Config => "invalid configuration",
@@ -176,6 +183,31 @@ impl Error {
     pub fn is_trap(&self) -> bool {
         self.inner.kind.is_trap()
     }
+
+    /// The operating system's error code behind this error, if an OS call
+    /// failed (for [`ErrorKind::HostResources`]: `ENOMEM` from `mmap`; for
+    /// [`ErrorKind::Io`]: the file system's).
+    pub fn os_error(&self) -> Option<i32> {
+        match self.inner.source.as_ref()? {
+            Source::Io(error) => error.raw_os_error(),
+            Source::Wasmtime(error) => os_error_in(error),
+        }
+    }
+}
+
+/// The OS error code anywhere in a wasmtime error's chain: wasmtime reports
+/// failed system calls as rustix `Errno`s (or, from `std`, `io::Error`s).
+pub(crate) fn os_error_in(error: &wasmtime::Error) -> Option<i32> {
+    error.chain().find_map(|cause| {
+        cause
+            .downcast_ref::<rustix::io::Errno>()
+            .map(|errno| errno.raw_os_error())
+            .or_else(|| {
+                cause
+                    .downcast_ref::<std::io::Error>()
+                    .and_then(std::io::Error::raw_os_error)
+            })
+    })
 }
 
 impl fmt::Debug for Error {

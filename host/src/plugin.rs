@@ -184,7 +184,8 @@ impl Plugin {
     /// [`ErrorKind::PoolExhausted`] when every pool slot is taken; the limit
     /// kinds ([`ErrorKind::MemoryLimit`], [`ErrorKind::InstanceLimit`], ...)
     /// when the component needs more than its [`Limits`] allow up front; a
-    /// trap kind if its start function traps.
+    /// trap kind if its start function traps; [`ErrorKind::HostResources`]
+    /// when the operating system refuses the instance's memory.
     pub fn instantiate(&self) -> Result<Instance> {
         let state = self.authority.context(self.compiled.fit.imports_wasi)?;
         Instance::new(&self.compiled.engine, &self.compiled.pre, state)

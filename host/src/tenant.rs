@@ -183,6 +183,13 @@ fn classify(
         ),
         None => match (exceeded, stage) {
             (Some(exceeded), _) => limit_message(exceeded, None),
+            (None, _) if crate::error::os_error_in(&error).is_some() => (
+                ErrorKind::HostResources,
+                format!(
+                    "the operating system refused memory for the instance (vm.max_map_count \
+                     or the address-space limit): {error}"
+                ),
+            ),
             (None, Stage::Instantiate) => (
                 ErrorKind::InstanceLimit,
                 format!(

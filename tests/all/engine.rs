@@ -243,3 +243,77 @@ fn component_files_are_read_only_up_to_the_engine_maximum() {
     assert_eq!(bytes, plugbox_artifacts::HELLO.bytes);
     crate::assert_engine_still_serves(&engine);
 }
+
+/// The address-space limit below which [`host_refusal_child`] instantiates,
+/// as a child process of [`a_host_refusing_memory_is_a_typed_error`].
+const RLIMIT_CHILD: &str = "PLUGBOX_TEST_RLIMIT_CHILD";
+
+#[test]
+fn a_host_refusing_memory_is_a_typed_error() {
+    // A process-wide limit, so in a child process of its own.
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "engine::host_refusal_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(RLIMIT_CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("refused: HostResources, os error Some(12)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("then: HELLO"), "{stdout}");
+}
+
+#[test]
+#[ignore = "a child process of a_host_refusing_memory_is_a_typed_error"]
+fn host_refusal_child() {
+    if std::env::var_os(RLIMIT_CHILD).is_none() {
+        return;
+    }
+    // On demand: every instance maps its memory (a 16 MiB reservation).
+    let engine = Engine::builder()
+        .allocator(Allocator::OnDemand)
+        .build()
+        .unwrap();
+    let hello = plugin(&engine, "hello");
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().next().unwrap().parse().unwrap();
+    // SAFETY: sysconf and get/setrlimit with valid pointers.
+    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap();
+    let mut previous = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut previous) },
+        0
+    );
+    let tight = libc::rlimit {
+        rlim_cur: pages * page + (1 << 20),
+        rlim_max: previous.rlim_max,
+    };
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &tight) }, 0);
+    let refused = hello.instantiate().err();
+    // Raised again, the same plugin instantiates.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &previous) }, 0);
+    let refused = refused.expect("16 MiB more than the limit allows");
+    println!(
+        "refused: {:?}, os error {:?}: {refused}",
+        refused.kind(),
+        refused.os_error()
+    );
+    let mut instance = hello.instantiate().unwrap();
+    let output = instance.call(b"hello").unwrap().output;
+    println!("then: {}", String::from_utf8_lossy(&output));
+}

@@ -85,7 +85,10 @@ pub fn spin() {
     );
     // Well under a second: a tick (1 ms) late, plus whatever a loaded
     // machine adds to the ticker thread's wake-ups.
-    assert!(waited < Duration::from_millis(500), "stopped late: {waited:?}");
+    assert!(
+        waited < Duration::from_millis(500),
+        "stopped late: {waited:?}"
+    );
     assert!(error.is_trap());
     // Poisoned afterwards, with the cause.
     assert!(instance.is_poisoned());
