@@ -31,6 +31,27 @@ pub enum Command {
     /// compute overhead. Prints a table and writes report.json and
     /// report.svg. Run it with RUST_BACKTRACE unset.
     Density(Density),
+    /// One run of `density` (one method, one tenant count) in a process of
+    /// its own: what `density` starts for each run. Prints the run's report
+    /// as JSON.
+    #[command(hide = true)]
+    DensityRun(DensityRun),
+}
+
+#[derive(Debug, Args)]
+pub struct DensityRun {
+    #[arg(long)]
+    pub method: String,
+    #[arg(long)]
+    pub tenants: usize,
+    #[arg(long)]
+    pub memory_budget: u64,
+    #[arg(long)]
+    pub start_bound_ms: u64,
+    #[arg(long)]
+    pub throughput_ms: u64,
+    #[arg(long)]
+    pub throughput_requests: usize,
 }
 
 /// Which plugin: a `.wasm` file, or one of the plugins built into this binary.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::Parser as _;
 use plugbox::{Allocator, Engine, Limits, Plugin, Policy};
 
-use crate::args::{Cli, Command, Compile, Density, Inspect, PluginSource, Run};
+use crate::args::{Cli, Command, Compile, Density, DensityRun, Inspect, PluginSource, Run};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Inspect(inspect) => inspect_plugin(&inspect),
         Command::Compile(compile) => compile_plugin(&compile),
         Command::Density(density) => density_report(&density),
+        Command::DensityRun(run) => density_run(&run),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -259,6 +260,13 @@ fn density_report(density: &Density) -> Result<(), Failure> {
         },
         fib_n: (density.fib > 0).then_some(density.fib),
         progress: true,
+        // Every run in a fresh process: no run reuses memory an earlier one
+        // freed.
+        runner: plugbox_density::Runner::Subprocess {
+            program: std::env::current_exe()
+                .map_err(|error| failure(format!("finding this program: {error}")))?,
+            args: vec!["density-run".into()],
+        },
     };
     // Checked before anything runs, so that a typo fails at once.
     plugbox_density::select(config.methods.as_deref()).map_err(failure)?;
@@ -285,5 +293,22 @@ fn density_report(density: &Density) -> Result<(), Failure> {
     print!("{}", report.table());
     let (json, svg) = plugbox_density::write(&report, &density.out).map_err(failure)?;
     println!("\nwrote {} and {}", json.display(), svg.display());
+    Ok(())
+}
+
+fn density_run(run: &DensityRun) -> Result<(), Failure> {
+    let failure = |message: String| Failure {
+        message,
+        backtrace: None,
+    };
+    let bounds = plugbox_density::Bounds {
+        memory_budget: run.memory_budget,
+        start_time: Duration::from_millis(run.start_bound_ms),
+        throughput_time: Duration::from_millis(run.throughput_ms),
+        throughput_requests: run.throughput_requests,
+    };
+    let report = plugbox_density::run_one(&run.method, run.tenants, &bounds).map_err(failure)?;
+    let json = serde_json::to_string(&report).map_err(|error| failure(error.to_string()))?;
+    println!("{json}");
     Ok(())
 }

@@ -51,6 +51,30 @@ pub struct Config {
     pub fib_n: Option<u32>,
     /// Show a progress bar on stderr (when it is a terminal).
     pub progress: bool,
+    /// Where each run happens.
+    pub runner: Runner,
+}
+
+/// Where each run (one method at one tenant count) happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runner {
+    /// In this process. Later runs of in-process methods (plugbox, Extism)
+    /// may then reuse heap pages earlier runs freed, which neither their PSS
+    /// growth nor their cgroup (the pages stay charged to the earlier run's)
+    /// counts: use for tests, not for figures.
+    InProcess,
+    /// In a fresh process per run, so every run starts from the same empty
+    /// heap: `program` with `args`, then `--method NAME --tenants N
+    /// --memory-budget BYTES --start-bound-ms MS --throughput-ms MS
+    /// --throughput-requests COUNT`. That command must pass these to
+    /// [`run_one`] and print the [`RunReport`](run::RunReport) it returns as
+    /// JSON on stdout (`plugbox density-run` does).
+    Subprocess {
+        /// The program (e.g. `std::env::current_exe()`).
+        program: PathBuf,
+        /// Arguments before the run's own (e.g. a subcommand).
+        args: Vec<String>,
+    },
 }
 
 impl Default for Config {
@@ -66,6 +90,7 @@ impl Default for Config {
             },
             fib_n: Some(32),
             progress: true,
+            runner: Runner::InProcess,
         }
     }
 }
@@ -174,7 +199,17 @@ pub fn run(config: &Config) -> Result<Report, String> {
         let mut most = 0;
         let mut stopped_by = None;
         for &n in &ramp {
-            let report = run::run(method, n, &config.bounds, &bar);
+            let report = match &config.runner {
+                Runner::InProcess => run::run(method, n, &config.bounds, &bar),
+                Runner::Subprocess { program, args } => {
+                    bar.set_length(1);
+                    bar.set_position(0);
+                    bar.set_message(format!("{} ×{n} (a process of its own)", method.name));
+                    let report = run_in_subprocess(program, args, method, n, &config.bounds)?;
+                    bar.inc(1);
+                    report
+                }
+            };
             most = most.max(report.tenants);
             stopped_by.clone_from(&report.stopped_by);
             let stop = report.stopped_by.is_some();
@@ -218,6 +253,61 @@ pub fn run(config: &Config) -> Result<Report, String> {
         compute,
         compute_error,
         claims,
+    })
+}
+
+/// One run of the method named `method` with `n` tenants, in this process,
+/// without a progress bar: what a [`Runner::Subprocess`] command calls.
+///
+/// # Errors
+///
+/// An unknown or unavailable method.
+pub fn run_one(method: &str, n: usize, bounds: &Bounds) -> Result<run::RunReport, String> {
+    let methods = select(Some(&[method.to_string()]))?;
+    let method = methods.first().ok_or("no method")?;
+    method.available()?;
+    Ok(run::run(method, n, bounds, &ProgressBar::hidden()))
+}
+
+fn run_in_subprocess(
+    program: &Path,
+    args: &[String],
+    method: &Method,
+    n: usize,
+    bounds: &Bounds,
+) -> Result<run::RunReport, String> {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .args(["--method", method.name])
+        .args(["--tenants", &n.to_string()])
+        .args(["--memory-budget", &bounds.memory_budget.to_string()])
+        .args([
+            "--start-bound-ms",
+            &bounds.start_time.as_millis().to_string(),
+        ])
+        .args([
+            "--throughput-ms",
+            &bounds.throughput_time.as_millis().to_string(),
+        ])
+        .args([
+            "--throughput-requests",
+            &bounds.throughput_requests.to_string(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|error| format!("starting {}: {error}", program.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "the run of {} with {n} tenants failed ({})",
+            method.name, output.status
+        ));
+    }
+    serde_json::from_slice(&output.stdout).map_err(|error| {
+        format!(
+            "the run of {} with {n} tenants printed no report: {error}",
+            method.name
+        )
     })
 }
 

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::memory::{self, RunCgroup};
 use crate::method::{Failure, Fleet, Limit, Method};
@@ -31,7 +31,7 @@ pub struct Bounds {
 }
 
 /// What one run measured.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
     /// Method name.
     pub method: String,

@@ -1,9 +1,9 @@
 //! Percentiles of latency samples (nearest-rank, no interpolation).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The 50th, 90th and 99th percentiles of a sample.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     /// Median.
     pub p50: f64,
