@@ -129,11 +129,15 @@ impl EngineBuilder {
         self
     }
 
-    /// Most [`Instance::call_async`](crate::Instance::call_async) calls in
-    /// flight at once: each needs a fiber stack, reserved up front by the
-    /// pooling allocator (2 MiB of address space and a guard page each).
-    /// One more in flight fails with [`ErrorKind::PoolExhausted`]. Ignored
-    /// by [`Allocator::OnDemand`], which maps stacks per call. Default: 100.
+    /// Fiber stacks for [`Instance::call_async`](crate::Instance::call_async),
+    /// reserved up front by the pooling allocator (2 MiB of address space and
+    /// a guard page each). An instance takes a stack at its first async call
+    /// and keeps it, for its next async calls, until it is dropped (wasmtime
+    /// caches the last stack per store): this is the most live instances
+    /// that use `call_async` at once. An async call that finds no stack free
+    /// fails with [`ErrorKind::PoolExhausted`] without running (the instance
+    /// is not poisoned). Ignored by [`Allocator::OnDemand`], which maps
+    /// stacks per call. Default: 100.
     pub fn max_async_calls(mut self, calls: u32) -> Self {
         self.max_async_calls = calls;
         self

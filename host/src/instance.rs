@@ -80,13 +80,15 @@ impl Instance {
     /// longer than that, and thousands of tenants share a few threads. The
     /// deadline, fuel and every other limit apply as for `call`.
     ///
-    /// Each call in flight needs a fiber stack from the engine's pool
+    /// The first async call takes a fiber stack from the engine's pool and
+    /// the instance keeps it until dropped
     /// ([`EngineBuilder::max_async_calls`](crate::EngineBuilder::max_async_calls)).
     ///
     /// # Errors
     ///
     /// As [`call`](Self::call), and [`ErrorKind::PoolExhausted`] when every
-    /// fiber stack is in use.
+    /// fiber stack is held by other instances (the plugin did not run; the
+    /// instance is not poisoned).
     pub async fn call_async(&mut self, input: &[u8]) -> Result<Response> {
         self.check_input(input)?;
         let started = self.tenant.begin(Mode::Async)?;

@@ -95,7 +95,14 @@ impl Tenant {
             Ok(value) => Ok((value, fuel_used, elapsed)),
             Err(error) => {
                 let error = classify(error, &self.store, &self.limits, Stage::Call);
-                self.poisoned = Some(error.kind());
+                // No fiber stack for an async call: the plugin never ran, so
+                // the instance is as good as before.
+                if !matches!(
+                    error.kind(),
+                    ErrorKind::PoolExhausted | ErrorKind::HostResources
+                ) {
+                    self.poisoned = Some(error.kind());
+                }
                 Err(error)
             }
         }

@@ -129,3 +129,57 @@ async fn async_calls_keep_every_limit() {
     assert_eq!(hello.call(b"sync").unwrap().output, b"SYNC");
     assert_eq!(hello.call_async(b"async").await.unwrap().output, b"ASYNC");
 }
+
+#[test]
+fn no_fiber_stack_left_is_a_typed_error_that_does_not_poison() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // One fiber stack: one instance using call_async at a time.
+    let engine = Engine::builder()
+        .allocator(Allocator::Pooling { capacity: 4 })
+        .max_async_calls(1)
+        .build()
+        .unwrap();
+    let spin = crate::plugin(&engine, "spin").with_limits(
+        Limits::default()
+            .fuel(u64::MAX)
+            .deadline(Duration::from_millis(100)),
+    );
+    let hello = crate::plugin(&engine, "hello");
+    let mut spinning = spin.instantiate().unwrap();
+    let mut waiting = hello.instantiate().unwrap();
+    let (spun, refused) = runtime.block_on(async {
+        let spun = spinning.call_async(b"");
+        tokio::pin!(spun);
+        // Let the spinner take the only stack (it yields at every tick)...
+        tokio::select! {
+            biased;
+            _ = &mut spun => panic!("the spinner finished"),
+            () = tokio::time::sleep(Duration::from_millis(10)) => {}
+        }
+        // ...then ask for another.
+        let refused = waiting.call_async(b"late").await;
+        (spun.await, refused)
+    });
+    assert_eq!(spun.unwrap_err().kind(), ErrorKind::DeadlineExceeded);
+    let refused = refused.unwrap_err();
+    assert_eq!(refused.kind(), ErrorKind::PoolExhausted, "{refused}");
+    // The refused tenant never ran: it is not poisoned.
+    assert!(!waiting.is_poisoned());
+    // The spinner's instance keeps its stack until it is dropped (wasmtime
+    // caches it per store), then the other tenant gets it and answers.
+    assert_eq!(
+        runtime
+            .block_on(waiting.call_async(b"late"))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::PoolExhausted
+    );
+    drop(spinning);
+    let answer = runtime.block_on(waiting.call_async(b"late")).unwrap();
+    assert_eq!(answer.output, b"LATE");
+    // Sync calls need no fiber stack.
+    assert_eq!(waiting.call(b"sync").unwrap().output, b"SYNC");
+}
