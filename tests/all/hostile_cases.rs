@@ -156,15 +156,13 @@ fn mounted(mode: &str) -> (tempfile::TempDir, String) {
 }
 
 macro_rules! authority_cases {
-    ($($name:ident: $mode:literal, $command:expr => $check:expr;)*) => {$(
+    ($($name:ident: $mode:literal, $command:literal => $expected:literal;)*) => {$(
         #[test]
         fn $name() {
             let engine = engine();
             let (root, policy) = mounted($mode);
-            let command: String = $command;
-            let answer = with_good_neighbour(&engine, || authority(&engine, &policy, &command));
-            let check: fn(&str) -> bool = $check;
-            assert!(check(&answer), "{command:?} answered {answer:?}");
+            let answer = with_good_neighbour(&engine, || authority(&engine, &policy, $command));
+            assert_eq!(answer, $expected, "{:?}", $command);
             assert_eq!(
                 std::fs::read_to_string(root.path().join("data/inside.txt")).unwrap(),
                 "inside",
@@ -176,15 +174,15 @@ macro_rules! authority_cases {
 
 authority_cases! {
     dot_dot_out_of_a_mount_is_denied:
-        "read-write", "read /data/../secret/outside.txt".into() => |answer| answer.starts_with("error: ");
+        "read-write", "read /data/../secret/outside.txt" => "error: PermissionDenied";
     absolute_path_outside_every_mount_is_denied:
-        "read-write", "read /etc/hostname".into() => |answer| answer.starts_with("error: ");
+        "read-write", "read /etc/hostname" => "error: NotFound";
     symlink_out_of_a_mount_is_denied:
-        "read-write", "read /data/escape/outside.txt".into() => |answer| answer.starts_with("error: ");
+        "read-write", "read /data/escape/outside.txt" => "error: PermissionDenied";
     write_to_a_read_only_mount_is_denied:
-        "read-only", "write /data/inside.txt overwritten".into() => |answer| answer == "error: PermissionDenied";
+        "read-only", "write /data/inside.txt overwritten" => "error: PermissionDenied";
     ungranted_environment_is_empty:
-        "read-only", "env".into() => |answer| answer.is_empty();
+        "read-only", "env" => "";
 }
 
 #[test]
@@ -194,7 +192,7 @@ fn opening_a_socket_is_denied() {
     listener.set_nonblocking(true).unwrap();
     let command = format!("connect {}", listener.local_addr().unwrap());
     let answer = with_good_neighbour(&engine, || authority(&engine, "", &command));
-    assert!(answer.starts_with("error: "), "{answer}");
+    assert_eq!(answer, "error: PermissionDenied");
     let accepted = listener.accept();
     assert!(
         matches!(&accepted, Err(error) if error.kind() == std::io::ErrorKind::WouldBlock),
