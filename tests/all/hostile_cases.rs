@@ -1,6 +1,6 @@
 //! The rest of the hostile suite, one test per case, each run while a good
 //! tenant on the same engine answers correctly throughout (see
-//! `hostile::with_good_neighbour`): the hostile plugins of their own, guests
+//! `neighbour::with_good_neighbour`): the hostile plugins of their own, guests
 //! that attack at instantiation, and bad bytes at load time.
 
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use plugbox::{Engine, ErrorKind, Limits, Plugin};
 
 use crate::bad_input::handler_component_with;
-use crate::hostile::with_good_neighbour;
+use crate::neighbour::with_good_neighbour;
 use crate::{engine, plugin};
 
 /// The error kind of the first call of a fresh instance of `name`.
@@ -104,6 +104,11 @@ cases! {
                 .with_limits(Limits::default().max_table_elements(5_000));
             plugin.instantiate().unwrap().call(b"").unwrap_err().kind()
         } => ErrorKind::TableLimit;
+    too_many_core_instances_fail_instantiation:
+        |engine| {
+            let hello = plugbox_artifacts::HELLO.bytes;
+            instantiation(&engine, hello, Limits::default().max_instances(0))
+        } => ErrorKind::InstanceLimit;
     initial_memory_above_the_limit_fails_instantiation:
         |engine| {
             let hello = plugbox_artifacts::HELLO.bytes;

@@ -17,6 +17,7 @@ mod host_functions;
 mod hostile;
 mod hostile_cases;
 mod isolation;
+mod neighbour;
 mod plugins;
 mod soak;
 mod traced;

@@ -1,6 +1,7 @@
 //! stdout and stderr: captured (bounded, truncation flagged) or discarded.
 
 use super::{ask, probe};
+use crate::neighbour::with_good_neighbour;
 
 #[test]
 fn captured_output_is_kept_per_instance() {
@@ -22,12 +23,14 @@ fn captured_output_is_kept_per_instance() {
 
 #[test]
 fn output_beyond_the_cap_is_truncated_and_flagged() {
+    let engine = crate::engine();
     let mut instance = probe(
-        &crate::engine(),
+        &engine,
         "[stdio]\nstdout = \"capture\"\ncapture_bytes = 8\n",
     );
     // The plugin is not disturbed: its writes succeed.
-    assert_eq!(ask(&mut instance, "print 0123456789abcdef"), "ok");
+    let answer = with_good_neighbour(&engine, || ask(&mut instance, "print 0123456789abcdef"));
+    assert_eq!(answer, "ok");
     let out = instance.take_stdout();
     assert_eq!(out.bytes, b"01234567");
     assert!(out.truncated);
