@@ -28,12 +28,24 @@ pub fn with_good_neighbour<R>(engine: &Engine, attack: impl FnOnce() -> R) -> R 
                 good_calls.store(call, Ordering::Relaxed);
             }
         });
+        // Stops the neighbour however the attack ends: a failed assertion
+        // inside it must fail the test, not leave the neighbour looping.
+        let stop = Stop(&done);
         let result = attack();
-        done.store(true, Ordering::Relaxed);
+        drop(stop);
         neighbour.join().expect("the good tenant never failed");
         result
     });
     assert!(good_calls.load(Ordering::Relaxed) >= 10);
     assert_engine_still_serves(engine);
     result
+}
+
+/// Raises its flag when dropped, unwinding included.
+struct Stop<'a>(&'a AtomicBool);
+
+impl Drop for Stop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
