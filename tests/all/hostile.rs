@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use plugbox::wasmtime::Trap;
 use plugbox::{Engine, Error, ErrorKind, Limits, Plugin};
 
 use crate::neighbour::with_good_neighbour;
@@ -38,13 +39,31 @@ fn attack(limits: Limits, request: &str) -> Error {
     error
 }
 
-fn assert_trap_with_backtrace(error: &Error) {
-    assert_eq!(error.kind(), ErrorKind::Trap, "{error}");
+/// Asserts that `error` is a [`ErrorKind::Trap`] caused by wasmtime's
+/// `trap`, with a wasm backtrace whose innermost frame is the guest's
+/// function `innermost` (`plugbox_plugin_hostile::<innermost>`).
+fn assert_trap(error: &Error, trap: Trap, innermost: &str) {
+    assert_eq!(error.kind(), ErrorKind::Trap, "{error:?}");
+    assert_eq!(trap_code(error), Some(trap), "{error:?}");
+    assert_eq!(error.message(), trap.to_string());
     let backtrace = error.wasm_backtrace().expect("a wasm backtrace");
+    let first_frame = backtrace.lines().nth(1).unwrap_or_default();
     assert!(
-        backtrace.contains("hostile"),
-        "the backtrace names the guest's functions: {backtrace}"
+        first_frame.contains(&format!("!plugbox_plugin_hostile::{innermost}::h")),
+        "the innermost frame is the guest's `{innermost}`: {backtrace}"
     );
+}
+
+/// The wasmtime trap code in `error`'s chain of causes.
+pub(crate) fn trap_code(error: &Error) -> Option<Trap> {
+    let mut cause = std::error::Error::source(error);
+    while let Some(error) = cause {
+        if let Some(trap) = error.downcast_ref::<Trap>() {
+            return Some(*trap);
+        }
+        cause = error.source();
+    }
+    None
 }
 
 /// The `plugins::hostile` test `foreach_plugin!` asks for: the benign path.
@@ -59,19 +78,20 @@ pub fn hostile_plugin_answers_ok() {
 
 #[test]
 fn unreachable_traps_with_a_backtrace() {
-    assert_trap_with_backtrace(&attack(Limits::default(), "unreachable"));
+    let error = attack(Limits::default(), "unreachable");
+    assert_trap(&error, Trap::UnreachableCodeReached, "trap_unreachable");
 }
 
 #[test]
 fn division_by_zero_traps_with_a_backtrace() {
-    assert_trap_with_backtrace(&attack(Limits::default(), "divide-by-zero"));
+    let error = attack(Limits::default(), "divide-by-zero");
+    assert_trap(&error, Trap::IntegerDivisionByZero, "divide");
 }
 
 #[test]
 fn out_of_bounds_access_traps_with_a_backtrace() {
     let error = attack(Limits::default(), "out-of-bounds");
-    assert_trap_with_backtrace(&error);
-    assert!(error.to_string().contains("out of bounds"), "{error}");
+    assert_trap(&error, Trap::MemoryOutOfBounds, "read_far_out_of_bounds");
 }
 
 #[test]

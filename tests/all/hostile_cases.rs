@@ -5,25 +5,32 @@
 
 use std::time::Duration;
 
-use plugbox::{Engine, ErrorKind, Limits, Plugin};
+use plugbox::wasmtime::Trap;
+use plugbox::{Engine, Error, ErrorKind, Limits, Plugin};
 
 use crate::bad_input::handler_component_with;
+use crate::hostile::trap_code;
 use crate::neighbour::with_good_neighbour;
 use crate::{engine, plugin};
 
-/// The error kind of the first call of a fresh instance of `name`.
-fn first_call(engine: &Engine, name: &str, limits: Limits) -> ErrorKind {
+/// The error of the first call of a fresh instance of `name`.
+fn first_call_error(engine: &Engine, name: &str, limits: Limits) -> Error {
     let mut instance = plugin(engine, name)
         .with_limits(limits)
         .instantiate()
         .unwrap();
-    let kind = instance.call(b"abc").unwrap_err().kind();
+    let error = instance.call(b"abc").unwrap_err();
     assert_eq!(
         instance.call(b"abc").unwrap_err().kind(),
         ErrorKind::Poisoned,
         "a trapped instance is poisoned"
     );
-    kind
+    error
+}
+
+/// The error kind of the first call of a fresh instance of `name`.
+fn first_call(engine: &Engine, name: &str, limits: Limits) -> ErrorKind {
+    first_call_error(engine, name, limits).kind()
 }
 
 /// The error kind of instantiating `component`.
@@ -79,8 +86,6 @@ cases! {
             => ErrorKind::MemoryLimit;
     unbounded_recursion_overflows_the_stack:
         |engine| first_call(&engine, "recurse", endless_fuel(10_000)) => ErrorKind::StackOverflow;
-    guest_panic_traps:
-        |engine| first_call(&engine, "panic", Limits::default()) => ErrorKind::Trap;
     infinite_loop_in_the_start_function_meets_its_deadline:
         |engine| instantiation(&engine, &start_loop(), endless_fuel(20))
             => ErrorKind::DeadlineExceeded;
@@ -135,6 +140,32 @@ cases! {
             );
             loading(&engine, &component)
         } => ErrorKind::InterfaceMismatch;
+}
+
+#[test]
+fn guest_panic_traps_with_a_backtrace() {
+    let engine = engine();
+    let error = with_good_neighbour(&engine, || {
+        first_call_error(&engine, "panic", Limits::default())
+    });
+    assert_eq!(error.kind(), ErrorKind::Trap, "{error:?}");
+    // The guest SDK's panic handler ends in `unreachable`.
+    assert_eq!(trap_code(&error), Some(Trap::UnreachableCodeReached));
+    assert_eq!(error.message(), Trap::UnreachableCodeReached.to_string());
+    let backtrace = error.wasm_backtrace().expect("a wasm backtrace");
+    // Innermost first: the panic handler, core's panic machinery for the
+    // bounds check, then the guest function that indexed out of bounds.
+    let frames: Vec<&str> = backtrace.lines().skip(1).take(4).collect();
+    let expected = [
+        "::rust_begin_unwind",
+        "::panicking::panic_fmt",
+        "::panicking::panic_bounds_check",
+        "!plugbox_plugin_panic::nth_byte::h",
+    ];
+    assert_eq!(frames.len(), expected.len(), "{backtrace}");
+    for (frame, function) in frames.iter().zip(expected) {
+        assert!(frame.contains(function), "{function}: {backtrace}");
+    }
 }
 
 /// Authority attacks through the `wasi-probe` plugin: the answer it gets for
