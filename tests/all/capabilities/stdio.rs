@@ -45,11 +45,39 @@ fn uncaptured_output_is_discarded() {
 }
 
 #[test]
-fn traced_output_does_not_disturb_the_plugin() {
-    let mut instance = probe(&crate::engine(), "[stdio]\nstdout = \"tracing\"\n");
-    assert_eq!(ask(&mut instance, "print line one\nline two"), "ok");
-    assert!(
-        instance.take_stdout().bytes.is_empty(),
-        "traced, not captured"
+fn traced_output_reaches_the_hosts_tracing_line_by_line() {
+    let engine = crate::engine();
+    let policy = "name = \"tracer\"\n[stdio]\nstdout = \"tracing\"\nstderr = \"tracing\"\n";
+    let events = crate::traced::record(|| {
+        let mut instance = probe(&engine, policy);
+        // The plugin is not disturbed: its writes succeed.
+        assert_eq!(ask(&mut instance, "print line one\nline two"), "ok");
+        assert_eq!(ask(&mut instance, "eprint oops\n"), "ok");
+        assert!(
+            instance.take_stdout().bytes.is_empty(),
+            "traced, not captured"
+        );
+        // An unterminated last line is logged when the instance goes.
+        drop(instance);
+    });
+    let lines: Vec<[&str; 3]> = events
+        .iter()
+        .filter(|event| event.target == "plugbox::guest")
+        .map(|event| {
+            assert_eq!(event.level, tracing::Level::INFO);
+            [
+                event.field("plugin").unwrap(),
+                event.field("stream").unwrap(),
+                event.field("message").unwrap(),
+            ]
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ["tracer", "stdout", "line one"],
+            ["tracer", "stderr", "oops"],
+            ["tracer", "stdout", "line two"],
+        ]
     );
 }
