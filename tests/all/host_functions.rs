@@ -6,7 +6,8 @@ use plugbox::{Engine, Instance, Limits, Policy};
 
 use crate::neighbour::with_good_neighbour;
 
-fn probe(engine: &Engine, policy: &str) -> Instance {
+/// The `host-probe` plugin on `engine` under `policy` (TOML).
+pub fn probe(engine: &Engine, policy: &str) -> Instance {
     let policy = Policy::from_toml_str(policy, "test policy").unwrap();
     crate::plugin(engine, "host-probe")
         .with_policy(&policy)
@@ -15,7 +16,8 @@ fn probe(engine: &Engine, policy: &str) -> Instance {
         .unwrap()
 }
 
-fn ask(instance: &mut Instance, command: &str) -> String {
+/// Runs one probe command, returning its answer.
+pub fn ask(instance: &mut Instance, command: &str) -> String {
     String::from_utf8(instance.call(command.as_bytes()).unwrap().output).unwrap()
 }
 

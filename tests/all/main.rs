@@ -17,6 +17,7 @@ mod host_functions;
 mod hostile;
 mod hostile_cases;
 mod isolation;
+mod kv_backend;
 mod neighbour;
 mod plugins;
 mod soak;
