@@ -1,14 +1,15 @@
 //! The rest of the hostile suite, one test per case, each run while a good
 //! tenant on the same engine answers correctly throughout (see
 //! `neighbour::with_good_neighbour`): the hostile plugins of their own, guests
-//! that attack at instantiation, and bad bytes at load time.
+//! that attack at instantiation, and bad bytes at load time. Attacks Rust
+//! cannot write are the hand-written fixtures of `plugins/hostile-wat`.
 
 use std::time::Duration;
 
 use plugbox::wasmtime::Trap;
 use plugbox::{Engine, Error, ErrorKind, Limits, Plugin};
+use plugbox_artifacts::wat;
 
-use crate::bad_input::handler_component_with;
 use crate::hostile::trap_code;
 use crate::neighbour::with_good_neighbour;
 use crate::{engine, plugin};
@@ -48,29 +49,25 @@ fn loading(engine: &Engine, bytes: &[u8]) -> ErrorKind {
     Plugin::new(engine, bytes).unwrap_err().kind()
 }
 
+/// The error kind and message of loading `bytes`.
+fn loading_error(engine: &Engine, bytes: &[u8]) -> (ErrorKind, String) {
+    let error = Plugin::new(engine, bytes).unwrap_err();
+    (error.kind(), error.message().to_string())
+}
+
 fn endless_fuel(deadline_ms: u64) -> Limits {
     Limits::default()
         .fuel(u64::MAX)
         .deadline(Duration::from_millis(deadline_ms))
 }
 
-fn start_loop() -> Vec<u8> {
-    handler_component_with(
-        "",
-        "(list u8)",
-        r#"(func $forever (loop $again (br $again)))
-           (start $forever)
-           (func (export "handle") (param i32 i32) (result i32) i32.const 0)"#,
-    )
-}
-
 macro_rules! cases {
     ($($name:ident: |$engine:ident| $attack:expr => $expected:expr;)*) => {$(
         #[test]
-        fn $name() {
+        pub(crate) fn $name() {
             let $engine = engine();
-            let kind = with_good_neighbour(&$engine, || $attack);
-            assert_eq!(kind, $expected);
+            let outcome = with_good_neighbour(&$engine, || $attack);
+            assert_eq!(outcome, $expected);
         }
     )*};
 }
@@ -87,28 +84,23 @@ cases! {
     unbounded_recursion_overflows_the_stack:
         |engine| first_call(&engine, "recurse", endless_fuel(10_000)) => ErrorKind::StackOverflow;
     infinite_loop_in_the_start_function_meets_its_deadline:
-        |engine| instantiation(&engine, &start_loop(), endless_fuel(20))
+        |engine| instantiation(&engine, wat::START_LOOP.bytes, endless_fuel(20))
             => ErrorKind::DeadlineExceeded;
     infinite_loop_in_the_start_function_runs_out_of_fuel:
-        |engine| instantiation(&engine, &start_loop(), Limits::default().fuel(1_000_000))
+        |engine| instantiation(&engine, wat::START_LOOP.bytes, Limits::default().fuel(1_000_000))
             => ErrorKind::FuelExhausted;
     table_grow_bomb_hits_the_table_limit:
         |engine| {
-            let component = handler_component_with(
-                "",
-                "(list u8)",
-                r#"(table $t 1 funcref)
-                   (func (export "handle") (param i32 i32) (result i32)
-                       (loop $again
-                           (br_if $again (i32.ne (table.grow $t (ref.null func) (i32.const 1000))
-                                                 (i32.const -1))))
-                       unreachable)"#,
-            );
-            let plugin = Plugin::new(&engine, &component)
+            let plugin = Plugin::new(&engine, wat::TABLE_GROW.bytes)
                 .unwrap()
                 .with_limits(Limits::default().max_table_elements(5_000));
-            plugin.instantiate().unwrap().call(b"").unwrap_err().kind()
-        } => ErrorKind::TableLimit;
+            let error = plugin.instantiate().unwrap().call(b"").unwrap_err();
+            (error.kind(), error.message().to_string())
+        } => (
+            ErrorKind::TableLimit,
+            "table of 5001 elements requested, limit 5000 (then the plugin trapped: \
+             wasm trap: wasm `unreachable` instruction executed)".to_string(),
+        );
     too_many_core_instances_fail_instantiation:
         |engine| {
             let hello = plugbox_artifacts::HELLO.bytes;
@@ -129,17 +121,27 @@ cases! {
             loading(&engine, &hello[..hello.len() / 2])
         } => ErrorKind::InvalidComponent;
     core_module_is_refused:
-        |engine| loading(&engine, &wat::parse_str("(module)").unwrap())
-            => ErrorKind::InvalidComponent;
+        |engine| loading_error(&engine, wat::CORE_MODULE.bytes) => (
+            ErrorKind::InvalidComponent,
+            "this is a core WebAssembly module, not a component; build plugins for \
+             `wasm32-wasip2` (or wrap the module with `wasm-tools component new`)".to_string(),
+        );
     unknown_host_import_is_refused:
-        |engine| {
-            let component = handler_component_with(
-                r#"(import "evil:host/escape" (instance (export "open" (func))))"#,
-                "(list u8)",
-                r#"(func (export "handle") (param i32 i32) (result i32) i32.const 0)"#,
-            );
-            loading(&engine, &component)
-        } => ErrorKind::InterfaceMismatch;
+        |engine| loading_error(&engine, wat::UNKNOWN_IMPORT.bytes) => (
+            ErrorKind::InterfaceMismatch,
+            "import `evil:host/escape` is not provided by the host (plugbox provides its \
+             log, config and kv interfaces and WASI preview 2)".to_string(),
+        );
+}
+
+/// The test of each hand-written fixture of `plugins/hostile-wat`: a
+/// fixture without one fails to compile (`foreach_wat_fixture!` in
+/// `main.rs`).
+pub(crate) mod wat_fixtures {
+    pub(crate) use super::core_module_is_refused as core_module;
+    pub(crate) use super::infinite_loop_in_the_start_function_meets_its_deadline as start_loop;
+    pub(crate) use super::table_grow_bomb_hits_the_table_limit as table_grow;
+    pub(crate) use super::unknown_host_import_is_refused as unknown_import;
 }
 
 #[test]
