@@ -113,7 +113,7 @@ impl Authority {
         let mut context = HostContext::new(self.limits, Arc::clone(&self.host));
         #[cfg(feature = "wasi")]
         if imports_wasi {
-            context.wasi = Some(Box::new(self.wasi.build()?));
+            context.wasi = Some(Box::new(self.wasi.build(&self.host.plugin)?));
         }
         let _ = imports_wasi;
         Ok(context)

@@ -1,6 +1,7 @@
 //! Builds every plugin crate under `plugins/` for `wasm32-wasip2`, once, and
 //! writes `plugins.rs` into `OUT_DIR`: one [`Artifact`] constant per plugin and
-//! the `foreach_plugin!` macro that lists them all.
+//! the `foreach_plugin!` macro that lists them all. The hand-written fixtures
+//! of `plugins/hostile-wat` are built by `wat_fixtures.rs`.
 //!
 //! The plugins are built by a nested `cargo build` with its own target
 //! directory (`target/plugbox-plugins`), shared by every profile of the outer
@@ -10,6 +11,8 @@ use std::env;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+mod wat_fixtures;
 
 const TARGET: &str = "wasm32-wasip2";
 
@@ -98,8 +101,15 @@ fn main() {
     )
     .expect("write to String");
 
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo")).join("plugins.rs");
-    std::fs::write(&out, code).expect("write plugins.rs");
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
+    std::fs::write(out_dir.join("plugins.rs"), code).expect("write plugins.rs");
+
+    wat_fixtures::build(
+        workspace,
+        &plugins_dir.join("hostile-wat"),
+        &target_dir.join("hostile-wat"),
+        &out_dir.join("wat.rs"),
+    );
 }
 
 struct PluginCrate {

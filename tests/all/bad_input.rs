@@ -2,6 +2,7 @@
 
 use plugbox::{ErrorKind, Limits, Plugin};
 
+use crate::neighbour::with_good_neighbour;
 use crate::{assert_engine_still_serves, engine, plugin};
 
 /// A hand-written component with a well-typed plugbox handler (it answers
@@ -103,6 +104,7 @@ fn core_module_is_not_a_component() {
 
 #[test]
 fn component_of_another_world_is_a_mismatch() {
+    let engine = engine();
     let other = wat::parse_str(
         r#"(component
             (core module $m (func (export "f")))
@@ -110,7 +112,7 @@ fn component_of_another_world_is_a_mismatch() {
             (func (export "other") (canon lift (core func $i "f"))))"#,
     )
     .unwrap();
-    let error = Plugin::new(&engine(), &other).unwrap_err();
+    let error = with_good_neighbour(&engine, || Plugin::new(&engine, &other).unwrap_err());
     assert_eq!(error.kind(), ErrorKind::InterfaceMismatch);
     assert!(
         error
@@ -157,7 +159,7 @@ fn oversized_input_is_refused_before_the_plugin_runs() {
         .with_limits(limits)
         .instantiate()
         .unwrap();
-    let error = instance.call(&[b'a'; 1025]).unwrap_err();
+    let error = with_good_neighbour(&engine, || instance.call(&[b'a'; 1025]).unwrap_err());
     assert_eq!(error.kind(), ErrorKind::InputTooLarge);
     assert_eq!(error.message(), "1025 bytes, limit 1024");
     // Not a trap: the same instance goes on serving.
@@ -199,19 +201,21 @@ fn oversized_components_are_refused_before_they_are_read() {
     padded.push(size as u8);
     padded.extend_from_slice(&[1, b'x']);
     padded.resize(padded.len() + payload, 0);
-    let error = Plugin::new(&engine, &padded).unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::InvalidComponent);
-    assert!(
-        error.message().contains("maximum component size"),
-        "{error}"
-    );
-
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.wasm");
     std::fs::write(&path, &padded).unwrap();
-    let error = Plugin::from_file(&engine, &path).unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::InvalidComponent);
-
-    // Under the limit, the same engine loads the real thing.
-    assert_engine_still_serves(&engine);
+    // Under the limit, the same engine loads and serves the real thing
+    // throughout (and after: `with_good_neighbour` checks).
+    let [from_bytes, from_file] = with_good_neighbour(&engine, || {
+        [
+            Plugin::new(&engine, &padded).unwrap_err(),
+            Plugin::from_file(&engine, &path).unwrap_err(),
+        ]
+    });
+    assert_eq!(from_bytes.kind(), ErrorKind::InvalidComponent);
+    assert!(
+        from_bytes.message().contains("maximum component size"),
+        "{from_bytes}"
+    );
+    assert_eq!(from_file.kind(), ErrorKind::InvalidComponent);
 }

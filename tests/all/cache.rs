@@ -3,6 +3,8 @@
 
 use plugbox::{Engine, Plugin};
 
+use crate::neighbour::with_good_neighbour;
+
 fn cached_engine(dir: &std::path::Path) -> Engine {
     Engine::builder().cache_dir(dir).build().unwrap()
 }
@@ -43,22 +45,25 @@ fn corrupt_entries_are_recompiled_and_replaced() {
     flipped[middle] ^= 0x40;
     let truncated = pristine[..pristine.len() / 3].to_vec();
     let garbage = b"not a cache entry at all".to_vec();
-    for (what, tampered) in [
-        ("bit flip", flipped),
-        ("truncated", truncated),
-        ("garbage", garbage),
-    ] {
-        std::fs::write(&path, &tampered).unwrap();
-        let plugin = load(&engine);
-        assert!(
-            !plugin.loaded_from_cache(),
-            "{what}: must not load a corrupt entry"
-        );
-        assert_works(&plugin);
-        // The entry was rewritten: the next load hits again.
-        assert_eq!(std::fs::read(&path).unwrap(), pristine, "{what}");
-        assert!(load(&engine).loaded_from_cache(), "{what}");
-    }
+    // A tenant of a plugin loaded before the tampering answers throughout.
+    with_good_neighbour(&engine, || {
+        for (what, tampered) in [
+            ("bit flip", flipped),
+            ("truncated", truncated),
+            ("garbage", garbage),
+        ] {
+            std::fs::write(&path, &tampered).unwrap();
+            let plugin = load(&engine);
+            assert!(
+                !plugin.loaded_from_cache(),
+                "{what}: must not load a corrupt entry"
+            );
+            assert_works(&plugin);
+            // The entry was rewritten: the next load hits again.
+            assert_eq!(std::fs::read(&path).unwrap(), pristine, "{what}");
+            assert!(load(&engine).loaded_from_cache(), "{what}");
+        }
+    });
 }
 
 #[test]

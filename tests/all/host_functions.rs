@@ -4,7 +4,10 @@
 
 use plugbox::{Engine, Instance, Limits, Policy};
 
-fn probe(engine: &Engine, policy: &str) -> Instance {
+use crate::neighbour::with_good_neighbour;
+
+/// The `host-probe` plugin on `engine` under `policy` (TOML).
+pub fn probe(engine: &Engine, policy: &str) -> Instance {
     let policy = Policy::from_toml_str(policy, "test policy").unwrap();
     crate::plugin(engine, "host-probe")
         .with_policy(&policy)
@@ -13,7 +16,8 @@ fn probe(engine: &Engine, policy: &str) -> Instance {
         .unwrap()
 }
 
-fn ask(instance: &mut Instance, command: &str) -> String {
+/// Runs one probe command, returning its answer.
+pub fn ask(instance: &mut Instance, command: &str) -> String {
     String::from_utf8(instance.call(command.as_bytes()).unwrap().output).unwrap()
 }
 
@@ -61,13 +65,24 @@ fn logging_within_the_budget_reaches_the_host_logs() {
 
 #[test]
 fn logging_beyond_the_budget_is_dropped_and_counted() {
-    let mut instance = probe(&crate::engine(), "[limits]\nmax_log_bytes = 4096\n");
-    // 4 messages of 1 KiB fit; the other 6 are dropped, and the plugin goes on.
-    assert_eq!(ask(&mut instance, "spam 10"), "ok");
-    assert_eq!(instance.logs_dropped(), 6);
-    // The budget is per call.
-    assert_eq!(ask(&mut instance, "spam 4"), "ok");
-    assert_eq!(instance.logs_dropped(), 6);
+    let engine = crate::engine();
+    let mut instance = probe(&engine, "[limits]\nmax_log_bytes = 4096\n");
+    let events = with_good_neighbour(&engine, || {
+        crate::traced::record(|| {
+            // 4 messages of 1 KiB fit; the other 6 are dropped, and the
+            // plugin goes on.
+            assert_eq!(ask(&mut instance, "spam 10"), "ok");
+            assert_eq!(instance.logs_dropped(), 6);
+            // The budget is per call.
+            assert_eq!(ask(&mut instance, "spam 4"), "ok");
+            assert_eq!(instance.logs_dropped(), 6);
+        })
+    });
+    let logged = events
+        .iter()
+        .filter(|event| event.target == "plugbox::plugin")
+        .count();
+    assert_eq!(logged, 4 + 4, "what fit the budget reached the host's logs");
     assert_eq!(
         instance.limits().log_bytes(),
         Limits::default().max_log_bytes(4096).log_bytes()

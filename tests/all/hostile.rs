@@ -2,42 +2,13 @@
 //! serving, and a good tenant calling on the same engine from another thread
 //! gets correct answers throughout.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use plugbox::wasmtime::Trap;
 use plugbox::{Engine, Error, ErrorKind, Limits, Plugin};
 
-use crate::{assert_engine_still_serves, engine, plugin};
-
-/// Runs `attack` while a `hello` tenant on the same engine calls in a loop
-/// on another thread, checking every answer; then checks that the engine
-/// still serves and that the neighbour made progress.
-pub(crate) fn with_good_neighbour<R>(engine: &Engine, attack: impl FnOnce() -> R) -> R {
-    let hello = plugin(engine, "hello");
-    let done = AtomicBool::new(false);
-    let good_calls = AtomicU64::new(0);
-    let result = std::thread::scope(|scope| {
-        let neighbour = scope.spawn(|| {
-            let mut tenant = hello.instantiate().unwrap();
-            let mut call = 0u64;
-            // At least a few calls, however fast the attack ends.
-            while !done.load(Ordering::Relaxed) || call < 10 {
-                let input = format!("good call {call}");
-                let output = tenant.call(input.as_bytes()).unwrap().output;
-                assert_eq!(output, input.to_uppercase().as_bytes());
-                call += 1;
-                good_calls.store(call, Ordering::Relaxed);
-            }
-        });
-        let result = attack();
-        done.store(true, Ordering::Relaxed);
-        neighbour.join().expect("the good tenant never failed");
-        result
-    });
-    assert!(good_calls.load(Ordering::Relaxed) >= 10);
-    assert_engine_still_serves(engine);
-    result
-}
+use crate::neighbour::with_good_neighbour;
+use crate::{engine, plugin};
 
 fn hostile(engine: &Engine, limits: Limits) -> Plugin {
     plugin(engine, "hostile").with_limits(limits)
@@ -68,13 +39,31 @@ fn attack(limits: Limits, request: &str) -> Error {
     error
 }
 
-fn assert_trap_with_backtrace(error: &Error) {
-    assert_eq!(error.kind(), ErrorKind::Trap, "{error}");
+/// Asserts that `error` is a [`ErrorKind::Trap`] caused by wasmtime's
+/// `trap`, with a wasm backtrace whose innermost frame is the guest's
+/// function `innermost` (`plugbox_plugin_hostile::<innermost>`).
+fn assert_trap(error: &Error, trap: Trap, innermost: &str) {
+    assert_eq!(error.kind(), ErrorKind::Trap, "{error:?}");
+    assert_eq!(trap_code(error), Some(trap), "{error:?}");
+    assert_eq!(error.message(), trap.to_string());
     let backtrace = error.wasm_backtrace().expect("a wasm backtrace");
+    let first_frame = backtrace.lines().nth(1).unwrap_or_default();
     assert!(
-        backtrace.contains("hostile"),
-        "the backtrace names the guest's functions: {backtrace}"
+        first_frame.contains(&format!("!plugbox_plugin_hostile::{innermost}::h")),
+        "the innermost frame is the guest's `{innermost}`: {backtrace}"
     );
+}
+
+/// The wasmtime trap code in `error`'s chain of causes.
+pub(crate) fn trap_code(error: &Error) -> Option<Trap> {
+    let mut cause = std::error::Error::source(error);
+    while let Some(error) = cause {
+        if let Some(trap) = error.downcast_ref::<Trap>() {
+            return Some(*trap);
+        }
+        cause = error.source();
+    }
+    None
 }
 
 /// The `plugins::hostile` test `foreach_plugin!` asks for: the benign path.
@@ -89,19 +78,46 @@ pub fn hostile_plugin_answers_ok() {
 
 #[test]
 fn unreachable_traps_with_a_backtrace() {
-    assert_trap_with_backtrace(&attack(Limits::default(), "unreachable"));
+    let error = attack(Limits::default(), "unreachable");
+    assert_trap(&error, Trap::UnreachableCodeReached, "trap_unreachable");
 }
 
 #[test]
 fn division_by_zero_traps_with_a_backtrace() {
-    assert_trap_with_backtrace(&attack(Limits::default(), "divide-by-zero"));
+    let error = attack(Limits::default(), "divide-by-zero");
+    assert_trap(&error, Trap::IntegerDivisionByZero, "divide");
 }
 
 #[test]
 fn out_of_bounds_access_traps_with_a_backtrace() {
     let error = attack(Limits::default(), "out-of-bounds");
-    assert_trap_with_backtrace(&error);
-    assert!(error.to_string().contains("out of bounds"), "{error}");
+    assert_trap(&error, Trap::MemoryOutOfBounds, "read_far_out_of_bounds");
+}
+
+#[test]
+fn calling_a_poisoned_instance_is_refused() {
+    let engine = engine();
+    let plugin = hostile(&engine, Limits::default());
+    with_good_neighbour(&engine, || {
+        let mut instance = plugin.instantiate().unwrap();
+        let trap = instance.call(b"unreachable").unwrap_err();
+        assert_eq!(trap.kind(), ErrorKind::Trap, "{trap}");
+        // Every later call is refused before the guest runs, whatever it asks.
+        for request in ["ok", "unreachable", "big-output 10"] {
+            let error = instance.call(request.as_bytes()).unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::Poisoned, "{request}");
+            assert_eq!(
+                error.message(),
+                "an earlier call trapped (plugin trapped); instantiate a fresh instance"
+            );
+            assert_eq!(error.wasm_backtrace(), None, "the guest did not run");
+        }
+        assert!(instance.is_poisoned());
+        assert_eq!(instance.poisoned_by(), Some(ErrorKind::Trap));
+        // A fresh instance of the same plugin serves normally.
+        let mut fresh = plugin.instantiate().unwrap();
+        assert_eq!(fresh.call(b"ok").unwrap().output, b"ok");
+    });
 }
 
 #[test]

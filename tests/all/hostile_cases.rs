@@ -1,29 +1,37 @@
 //! The rest of the hostile suite, one test per case, each run while a good
 //! tenant on the same engine answers correctly throughout (see
-//! `hostile::with_good_neighbour`): the hostile plugins of their own, guests
-//! that attack at instantiation, and bad bytes at load time.
+//! `neighbour::with_good_neighbour`): the hostile plugins of their own, guests
+//! that attack at instantiation, and bad bytes at load time. Attacks Rust
+//! cannot write are the hand-written fixtures of `plugins/hostile-wat`.
 
 use std::time::Duration;
 
-use plugbox::{Engine, ErrorKind, Limits, Plugin};
+use plugbox::wasmtime::Trap;
+use plugbox::{Engine, Error, ErrorKind, Limits, Plugin};
+use plugbox_artifacts::wat;
 
-use crate::bad_input::handler_component_with;
-use crate::hostile::with_good_neighbour;
+use crate::hostile::trap_code;
+use crate::neighbour::with_good_neighbour;
 use crate::{engine, plugin};
 
-/// The error kind of the first call of a fresh instance of `name`.
-fn first_call(engine: &Engine, name: &str, limits: Limits) -> ErrorKind {
+/// The error of the first call of a fresh instance of `name`.
+fn first_call_error(engine: &Engine, name: &str, limits: Limits) -> Error {
     let mut instance = plugin(engine, name)
         .with_limits(limits)
         .instantiate()
         .unwrap();
-    let kind = instance.call(b"abc").unwrap_err().kind();
+    let error = instance.call(b"abc").unwrap_err();
     assert_eq!(
         instance.call(b"abc").unwrap_err().kind(),
         ErrorKind::Poisoned,
         "a trapped instance is poisoned"
     );
-    kind
+    error
+}
+
+/// The error kind of the first call of a fresh instance of `name`.
+fn first_call(engine: &Engine, name: &str, limits: Limits) -> ErrorKind {
+    first_call_error(engine, name, limits).kind()
 }
 
 /// The error kind of instantiating `component`.
@@ -41,29 +49,25 @@ fn loading(engine: &Engine, bytes: &[u8]) -> ErrorKind {
     Plugin::new(engine, bytes).unwrap_err().kind()
 }
 
+/// The error kind and message of loading `bytes`.
+fn loading_error(engine: &Engine, bytes: &[u8]) -> (ErrorKind, String) {
+    let error = Plugin::new(engine, bytes).unwrap_err();
+    (error.kind(), error.message().to_string())
+}
+
 fn endless_fuel(deadline_ms: u64) -> Limits {
     Limits::default()
         .fuel(u64::MAX)
         .deadline(Duration::from_millis(deadline_ms))
 }
 
-fn start_loop() -> Vec<u8> {
-    handler_component_with(
-        "",
-        "(list u8)",
-        r#"(func $forever (loop $again (br $again)))
-           (start $forever)
-           (func (export "handle") (param i32 i32) (result i32) i32.const 0)"#,
-    )
-}
-
 macro_rules! cases {
     ($($name:ident: |$engine:ident| $attack:expr => $expected:expr;)*) => {$(
         #[test]
-        fn $name() {
+        pub(crate) fn $name() {
             let $engine = engine();
-            let kind = with_good_neighbour(&$engine, || $attack);
-            assert_eq!(kind, $expected);
+            let outcome = with_good_neighbour(&$engine, || $attack);
+            assert_eq!(outcome, $expected);
         }
     )*};
 }
@@ -79,31 +83,29 @@ cases! {
             => ErrorKind::MemoryLimit;
     unbounded_recursion_overflows_the_stack:
         |engine| first_call(&engine, "recurse", endless_fuel(10_000)) => ErrorKind::StackOverflow;
-    guest_panic_traps:
-        |engine| first_call(&engine, "panic", Limits::default()) => ErrorKind::Trap;
     infinite_loop_in_the_start_function_meets_its_deadline:
-        |engine| instantiation(&engine, &start_loop(), endless_fuel(20))
+        |engine| instantiation(&engine, wat::START_LOOP.bytes, endless_fuel(20))
             => ErrorKind::DeadlineExceeded;
     infinite_loop_in_the_start_function_runs_out_of_fuel:
-        |engine| instantiation(&engine, &start_loop(), Limits::default().fuel(1_000_000))
+        |engine| instantiation(&engine, wat::START_LOOP.bytes, Limits::default().fuel(1_000_000))
             => ErrorKind::FuelExhausted;
     table_grow_bomb_hits_the_table_limit:
         |engine| {
-            let component = handler_component_with(
-                "",
-                "(list u8)",
-                r#"(table $t 1 funcref)
-                   (func (export "handle") (param i32 i32) (result i32)
-                       (loop $again
-                           (br_if $again (i32.ne (table.grow $t (ref.null func) (i32.const 1000))
-                                                 (i32.const -1))))
-                       unreachable)"#,
-            );
-            let plugin = Plugin::new(&engine, &component)
+            let plugin = Plugin::new(&engine, wat::TABLE_GROW.bytes)
                 .unwrap()
                 .with_limits(Limits::default().max_table_elements(5_000));
-            plugin.instantiate().unwrap().call(b"").unwrap_err().kind()
-        } => ErrorKind::TableLimit;
+            let error = plugin.instantiate().unwrap().call(b"").unwrap_err();
+            (error.kind(), error.message().to_string())
+        } => (
+            ErrorKind::TableLimit,
+            "table of 5001 elements requested, limit 5000 (then the plugin trapped: \
+             wasm trap: wasm `unreachable` instruction executed)".to_string(),
+        );
+    too_many_core_instances_fail_instantiation:
+        |engine| {
+            let hello = plugbox_artifacts::HELLO.bytes;
+            instantiation(&engine, hello, Limits::default().max_instances(0))
+        } => ErrorKind::InstanceLimit;
     initial_memory_above_the_limit_fails_instantiation:
         |engine| {
             let hello = plugbox_artifacts::HELLO.bytes;
@@ -119,17 +121,53 @@ cases! {
             loading(&engine, &hello[..hello.len() / 2])
         } => ErrorKind::InvalidComponent;
     core_module_is_refused:
-        |engine| loading(&engine, &wat::parse_str("(module)").unwrap())
-            => ErrorKind::InvalidComponent;
+        |engine| loading_error(&engine, wat::CORE_MODULE.bytes) => (
+            ErrorKind::InvalidComponent,
+            "this is a core WebAssembly module, not a component; build plugins for \
+             `wasm32-wasip2` (or wrap the module with `wasm-tools component new`)".to_string(),
+        );
     unknown_host_import_is_refused:
-        |engine| {
-            let component = handler_component_with(
-                r#"(import "evil:host/escape" (instance (export "open" (func))))"#,
-                "(list u8)",
-                r#"(func (export "handle") (param i32 i32) (result i32) i32.const 0)"#,
-            );
-            loading(&engine, &component)
-        } => ErrorKind::InterfaceMismatch;
+        |engine| loading_error(&engine, wat::UNKNOWN_IMPORT.bytes) => (
+            ErrorKind::InterfaceMismatch,
+            "import `evil:host/escape` is not provided by the host (plugbox provides its \
+             log, config and kv interfaces and WASI preview 2)".to_string(),
+        );
+}
+
+/// The test of each hand-written fixture of `plugins/hostile-wat`: a
+/// fixture without one fails to compile (`foreach_wat_fixture!` in
+/// `main.rs`).
+pub(crate) mod wat_fixtures {
+    pub(crate) use super::core_module_is_refused as core_module;
+    pub(crate) use super::infinite_loop_in_the_start_function_meets_its_deadline as start_loop;
+    pub(crate) use super::table_grow_bomb_hits_the_table_limit as table_grow;
+    pub(crate) use super::unknown_host_import_is_refused as unknown_import;
+}
+
+#[test]
+fn guest_panic_traps_with_a_backtrace() {
+    let engine = engine();
+    let error = with_good_neighbour(&engine, || {
+        first_call_error(&engine, "panic", Limits::default())
+    });
+    assert_eq!(error.kind(), ErrorKind::Trap, "{error:?}");
+    // The guest SDK's panic handler ends in `unreachable`.
+    assert_eq!(trap_code(&error), Some(Trap::UnreachableCodeReached));
+    assert_eq!(error.message(), Trap::UnreachableCodeReached.to_string());
+    let backtrace = error.wasm_backtrace().expect("a wasm backtrace");
+    // Innermost first: the panic handler, core's panic machinery for the
+    // bounds check, then the guest function that indexed out of bounds.
+    let frames: Vec<&str> = backtrace.lines().skip(1).take(4).collect();
+    let expected = [
+        "::rust_begin_unwind",
+        "::panicking::panic_fmt",
+        "::panicking::panic_bounds_check",
+        "!plugbox_plugin_panic::nth_byte::h",
+    ];
+    assert_eq!(frames.len(), expected.len(), "{backtrace}");
+    for (frame, function) in frames.iter().zip(expected) {
+        assert!(frame.contains(function), "{function}: {backtrace}");
+    }
 }
 
 /// Authority attacks through the `wasi-probe` plugin: the answer it gets for
@@ -156,15 +194,13 @@ fn mounted(mode: &str) -> (tempfile::TempDir, String) {
 }
 
 macro_rules! authority_cases {
-    ($($name:ident: $mode:literal, $command:expr => $check:expr;)*) => {$(
+    ($($name:ident: $mode:literal, $command:literal => $expected:literal;)*) => {$(
         #[test]
         fn $name() {
             let engine = engine();
             let (root, policy) = mounted($mode);
-            let command: String = $command;
-            let answer = with_good_neighbour(&engine, || authority(&engine, &policy, &command));
-            let check: fn(&str) -> bool = $check;
-            assert!(check(&answer), "{command:?} answered {answer:?}");
+            let answer = with_good_neighbour(&engine, || authority(&engine, &policy, $command));
+            assert_eq!(answer, $expected, "{:?}", $command);
             assert_eq!(
                 std::fs::read_to_string(root.path().join("data/inside.txt")).unwrap(),
                 "inside",
@@ -176,15 +212,15 @@ macro_rules! authority_cases {
 
 authority_cases! {
     dot_dot_out_of_a_mount_is_denied:
-        "read-write", "read /data/../secret/outside.txt".into() => |answer| answer.starts_with("error: ");
+        "read-write", "read /data/../secret/outside.txt" => "error: PermissionDenied";
     absolute_path_outside_every_mount_is_denied:
-        "read-write", "read /etc/hostname".into() => |answer| answer.starts_with("error: ");
+        "read-write", "read /etc/hostname" => "error: NotFound";
     symlink_out_of_a_mount_is_denied:
-        "read-write", "read /data/escape/outside.txt".into() => |answer| answer.starts_with("error: ");
+        "read-write", "read /data/escape/outside.txt" => "error: PermissionDenied";
     write_to_a_read_only_mount_is_denied:
-        "read-only", "write /data/inside.txt overwritten".into() => |answer| answer == "error: PermissionDenied";
+        "read-only", "write /data/inside.txt overwritten" => "error: PermissionDenied";
     ungranted_environment_is_empty:
-        "read-only", "env".into() => |answer| answer.is_empty();
+        "read-only", "env" => "";
 }
 
 #[test]
@@ -194,7 +230,7 @@ fn opening_a_socket_is_denied() {
     listener.set_nonblocking(true).unwrap();
     let command = format!("connect {}", listener.local_addr().unwrap());
     let answer = with_good_neighbour(&engine, || authority(&engine, "", &command));
-    assert!(answer.starts_with("error: "), "{answer}");
+    assert_eq!(answer, "error: PermissionDenied");
     let accepted = listener.accept();
     assert!(
         matches!(&accepted, Err(error) if error.kind() == std::io::ErrorKind::WouldBlock),

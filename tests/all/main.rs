@@ -17,6 +17,8 @@ mod host_functions;
 mod hostile;
 mod hostile_cases;
 mod isolation;
+mod kv_backend;
+mod neighbour;
 mod plugins;
 mod soak;
 mod traced;
@@ -53,3 +55,13 @@ macro_rules! assert_plugin_has_test {
     };
 }
 plugbox_artifacts::foreach_plugin!(assert_plugin_has_test);
+
+/// Every hand-written fixture in `plugins/hostile-wat` must have a test of
+/// the same name in `hostile_cases::wat_fixtures`.
+macro_rules! assert_wat_fixture_has_test {
+    ($name:ident, $constant:ident) => {
+        #[allow(unused_imports)]
+        use crate::hostile_cases::wat_fixtures::$name as _;
+    };
+}
+plugbox_artifacts::foreach_wat_fixture!(assert_wat_fixture_has_test);

@@ -245,7 +245,8 @@ pub enum Output {
     Discard,
     /// Kept per instance (see [`Instance::take_stdout`](crate::Instance::take_stdout)).
     Capture,
-    /// Logged through `tracing` (target `plugbox::guest`), line by line.
+    /// Logged through `tracing` (target `plugbox::guest`), line by line,
+    /// with the plugin's name (field `plugin`) and the stream (`stream`).
     Tracing,
 }
 

@@ -56,12 +56,13 @@ impl Grants {
         Self::configure(&Policy::default()).unwrap_or_else(|_| unreachable!("empty policy"))
     }
 
-    /// A fresh WASI context for one instance.
-    pub(crate) fn build(&self) -> Result<WasiState> {
+    /// A fresh WASI context for one instance of the plugin named `plugin`
+    /// (in logs).
+    pub(crate) fn build(&self, plugin: &str) -> Result<WasiState> {
         let mut builder = WasiCtxBuilder::new();
         self.env.grant(&mut builder);
         self.fs.grant(&mut builder)?;
-        let outputs = self.stdio.grant(&mut builder);
+        let outputs = self.stdio.grant(&mut builder, plugin);
         self.clock.grant(&mut builder);
         self.random.grant(&mut builder);
         self.network.grant(&mut builder);
@@ -84,10 +85,11 @@ impl WasiView for HostContext {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         // Built at instantiation for every plugin linked with WASI; the
         // fallback only keeps this infallible.
+        let plugin = &self.host.plugin;
         let state = self.wasi.get_or_insert_with(|| {
             Box::new(
                 Grants::deny_all()
-                    .build()
+                    .build(plugin)
                     .unwrap_or_else(|_| unreachable!("an empty policy opens nothing")),
             )
         });

@@ -1,6 +1,7 @@
 //! stdout and stderr: discarded, captured per instance up to a byte cap
-//! (then truncated and flagged), or logged through `tracing`. stdin is
-//! always closed.
+//! (then truncated and flagged), or logged through `tracing` (target
+//! `plugbox::guest`, one event per line, with the plugin's name and the
+//! stream). stdin is always closed.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -54,12 +55,13 @@ impl Grant {
         })
     }
 
-    pub(super) fn grant(&self, builder: &mut WasiCtxBuilder) -> Outputs {
+    /// Sets one instance's streams; `plugin` names it in traced lines.
+    pub(super) fn grant(&self, builder: &mut WasiCtxBuilder, plugin: &str) -> Outputs {
         let mut outputs = Outputs::default();
-        if let Some(sink) = self.sink(self.stdout, "stdout", &mut outputs.stdout) {
+        if let Some(sink) = self.sink(self.stdout, plugin, "stdout", &mut outputs.stdout) {
             builder.stdout(sink);
         }
-        if let Some(sink) = self.sink(self.stderr, "stderr", &mut outputs.stderr) {
+        if let Some(sink) = self.sink(self.stderr, plugin, "stderr", &mut outputs.stderr) {
             builder.stderr(sink);
         }
         outputs
@@ -69,6 +71,7 @@ impl Grant {
     fn sink(
         &self,
         output: Output,
+        plugin: &str,
         stream: &'static str,
         captured: &mut Option<Arc<Mutex<Captured>>>,
     ) -> Option<Sink> {
@@ -83,6 +86,7 @@ impl Grant {
                 })
             }
             Output::Tracing => Some(Sink::Tracing {
+                plugin: plugin.into(),
                 stream,
                 line: Arc::new(Mutex::new(Vec::new())),
                 cap: self.capture_bytes,
@@ -100,6 +104,7 @@ enum Sink {
         cap: usize,
     },
     Tracing {
+        plugin: Arc<str>,
         stream: &'static str,
         line: Arc<Mutex<Vec<u8>>>,
         cap: usize,
@@ -121,11 +126,16 @@ impl Sink {
                     captured.truncated = true;
                 }
             }
-            Self::Tracing { stream, line, cap } => {
+            Self::Tracing {
+                plugin,
+                stream,
+                line,
+                cap,
+            } => {
                 let mut pending = line.lock().unwrap_or_else(PoisonError::into_inner);
                 for &byte in bytes {
                     if byte == b'\n' || pending.len() >= *cap {
-                        log_line(stream, &pending);
+                        log_line(plugin, stream, &pending);
                         pending.clear();
                     }
                     if byte != b'\n' {
@@ -137,19 +147,24 @@ impl Sink {
     }
 }
 
-fn log_line(stream: &str, line: &[u8]) {
-    tracing::info!(target: "plugbox::guest", stream, "{}", String::from_utf8_lossy(line));
+fn log_line(plugin: &str, stream: &str, line: &[u8]) {
+    tracing::info!(target: "plugbox::guest", plugin, stream, "{}", String::from_utf8_lossy(line));
 }
 
 impl Drop for Sink {
     fn drop(&mut self) {
         // The last handle of a tracing stream logs an unterminated last line.
-        if let Self::Tracing { stream, line, .. } = self
+        if let Self::Tracing {
+            plugin,
+            stream,
+            line,
+            ..
+        } = self
             && Arc::strong_count(line) == 1
         {
             let pending = line.lock().unwrap_or_else(PoisonError::into_inner);
             if !pending.is_empty() {
-                log_line(stream, &pending);
+                log_line(plugin, stream, &pending);
             }
         }
     }

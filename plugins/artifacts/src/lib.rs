@@ -10,10 +10,11 @@
 //! ```
 #![warn(missing_docs)]
 
-/// One built plugin component.
+/// One built plugin component (or, for one fixture in [`wat`], a core module).
 #[derive(Debug, Clone, Copy)]
 pub struct Artifact {
-    /// The plugin's directory name under `plugins/`, e.g. `hello`.
+    /// The plugin's directory name under `plugins/`, e.g. `hello` (for a
+    /// [`wat`] fixture, its file name without `.wat`, e.g. `start-loop`).
     pub name: &'static str,
     /// Absolute path of the built `.wasm` component.
     pub path: &'static str,
@@ -25,6 +26,21 @@ pub struct Artifact {
 }
 
 include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
+
+/// The hand-written fixtures of `plugins/hostile-wat`, for attacks Rust
+/// cannot write (a start function, `table.grow`, an import outside the
+/// plugbox world, a bare core module). Components, except `CORE_MODULE`;
+/// [`foreach_wat_fixture!`] visits them all.
+///
+/// ```
+/// let start_loop = plugbox_artifacts::wat::START_LOOP;
+/// assert_eq!(start_loop.name, "start-loop");
+/// assert!(start_loop.bytes.starts_with(b"\0asm\x0d\0\x01\0"), "a component");
+/// assert!(plugbox_artifacts::wat::CORE_MODULE.bytes.starts_with(b"\0asm\x01\0\0\0"));
+/// ```
+pub mod wat {
+    include!(concat!(env!("OUT_DIR"), "/wat.rs"));
+}
 
 /// The artifact called `name`, if there is one.
 pub fn by_name(name: &str) -> Option<Artifact> {

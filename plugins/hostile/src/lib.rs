@@ -15,7 +15,7 @@ fn attack(input: &str) -> Result<Vec<u8>, String> {
     match attack {
         "ok" => Ok(b"ok".to_vec()),
         "unreachable" => trap_unreachable(),
-        "divide-by-zero" => Ok(divide(1, black_box(0)).to_le_bytes().to_vec()),
+        "divide-by-zero" => Ok(divide(1, 0).to_le_bytes().to_vec()),
         "out-of-bounds" => Ok(vec![read_far_out_of_bounds()]),
         "allocation-storm" => Ok(allocation_storm().to_le_bytes().to_vec()),
         "log-loop" => log_loop(),
@@ -29,6 +29,7 @@ fn attack(input: &str) -> Result<Vec<u8>, String> {
 }
 
 /// The `unreachable` instruction.
+#[inline(never)]
 fn trap_unreachable() -> ! {
     #[cfg(target_arch = "wasm32")]
     core::arch::wasm32::unreachable();
@@ -36,15 +37,30 @@ fn trap_unreachable() -> ! {
     unreachable!("the unreachable attack")
 }
 
-/// Integer division by a zero only known at run time. Rust checks the
-/// divisor and panics ("attempt to divide by zero"), which traps: that is
-/// what a Rust guest's division by zero is.
+/// A wasm `i32.div_u` by a zero only known at run time, as a C guest's
+/// division compiles. Rust checks a divisor before dividing (and panics),
+/// so the check is promised away: the promise is false, which is undefined
+/// behaviour in Rust and here the attack. The optimizer drops the check and
+/// emits the bare division, which wasm defines to trap with "integer divide
+/// by zero" (the test pins that exact trap, so a change in code generation
+/// fails it rather than passing as a panic). Natively, it stays a checked
+/// division.
 #[inline(never)]
 fn divide(dividend: u32, divisor: u32) -> u32 {
+    // Both unknown to the optimizer (a known dividend of 1 turns `1 / d`
+    // into `d == 1`, with no division left).
+    let (dividend, divisor) = (black_box(dividend), black_box(divisor));
+    // SAFETY: none on wasm: the attack breaks this promise, and wasm
+    // confines the consequence to the instance (it traps).
+    #[cfg(target_arch = "wasm32")]
+    unsafe {
+        core::hint::assert_unchecked(divisor != 0);
+    }
     dividend / divisor
 }
 
 /// A load far past the end of linear memory.
+#[inline(never)]
 fn read_far_out_of_bounds() -> u8 {
     let address = black_box(0xFFFF_FFF0usize) as *const u8;
     // SAFETY: none; this is the attack. Wasm bounds-checks it and traps.

@@ -13,7 +13,8 @@
 //! - `print TEXT`, `eprint TEXT`: writes TEXT to stdout / stderr.
 //!
 //! Failures are answered as `error: <kind>` (the `std::io::ErrorKind`), not
-//! as guest errors: a denial is the expected outcome of many probes.
+//! as guest errors: a denial is the expected outcome of many probes. An
+//! error std leaves `Uncategorized` (a failed name lookup) adds its text.
 use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
 
@@ -60,5 +61,16 @@ fn probe(input: &str) -> Result<String, String> {
             .map(|()| "ok".to_owned()),
         other => return Err(format!("unknown probe `{other}`")),
     };
-    Ok(answer.unwrap_or_else(|error| format!("error: {:?}", error.kind())))
+    Ok(answer.unwrap_or_else(describe))
+}
+
+/// `error: <kind>`; for an error std leaves uncategorized (a failed name
+/// lookup, say) its own text follows: `error: Uncategorized: <text>`.
+fn describe(error: std::io::Error) -> String {
+    let kind = format!("{:?}", error.kind());
+    if kind == "Uncategorized" {
+        format!("error: {kind}: {error}")
+    } else {
+        format!("error: {kind}")
+    }
 }

@@ -1,0 +1,157 @@
+//! The key-value backend is pluggable (`EngineBuilder::kv_store`): a plugin's
+//! `kv` calls reach the embedder's `KvStore` in the plugin's namespace with
+//! its quota, and a backend failure reaches the guest as
+//! `kv::Error::Unavailable`, an error it handles (no trap). The `KvStore`
+//! trait has no fault path of its own: every `KvError` is guest-visible.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use plugbox::{Allocator, Engine, KvError, KvStore, MemoryKv, Quota};
+
+use crate::host_functions::{ask, probe};
+
+/// An engine whose plugins keep their data in `store`.
+fn engine_with(store: Arc<dyn KvStore>) -> Engine {
+    Engine::builder()
+        .allocator(Allocator::Pooling { capacity: 8 })
+        .kv_store(store)
+        .build()
+        .unwrap()
+}
+
+/// A backend that records every call, then serves it from memory.
+#[derive(Debug, Default)]
+struct Recording {
+    data: MemoryKv,
+    calls: Mutex<Vec<String>>,
+}
+
+impl Recording {
+    fn record(&self, call: String) {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(call);
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl KvStore for Recording {
+    fn get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.record(format!("get {namespace}/{key}"));
+        self.data.get(namespace, key)
+    }
+
+    fn set(&self, namespace: &str, key: &str, value: &[u8], quota: Quota) -> Result<(), KvError> {
+        let text = String::from_utf8_lossy(value);
+        self.record(format!(
+            "set {namespace}/{key}={text} within {}/{}",
+            quota.max_keys, quota.max_bytes
+        ));
+        self.data.set(namespace, key, value, quota)
+    }
+
+    fn delete(&self, namespace: &str, key: &str) -> Result<bool, KvError> {
+        self.record(format!("delete {namespace}/{key}"));
+        self.data.delete(namespace, key)
+    }
+
+    fn increment(
+        &self,
+        namespace: &str,
+        key: &str,
+        delta: i64,
+        quota: Quota,
+    ) -> Result<i64, KvError> {
+        self.record(format!(
+            "increment {namespace}/{key} by {delta} within {}/{}",
+            quota.max_keys, quota.max_bytes
+        ));
+        self.data.increment(namespace, key, delta, quota)
+    }
+}
+
+/// A backend that is down.
+#[derive(Debug)]
+struct Unavailable;
+
+fn down<T>() -> Result<T, KvError> {
+    Err(KvError::Unavailable("backend offline".to_string()))
+}
+
+impl KvStore for Unavailable {
+    fn get(&self, _: &str, _: &str) -> Result<Option<Vec<u8>>, KvError> {
+        down()
+    }
+
+    fn set(&self, _: &str, _: &str, _: &[u8], _: Quota) -> Result<(), KvError> {
+        down()
+    }
+
+    fn delete(&self, _: &str, _: &str) -> Result<bool, KvError> {
+        down()
+    }
+
+    fn increment(&self, _: &str, _: &str, _: i64, _: Quota) -> Result<i64, KvError> {
+        down()
+    }
+}
+
+#[test]
+fn kv_calls_reach_a_custom_backend_in_the_plugins_namespace() {
+    let backend = Arc::new(Recording::default());
+    let engine = engine_with(backend.clone());
+    let policy = "name = \"tenant-r\"\n[kv]\nmax_keys = 3\nmax_bytes = 100\nmax_key_bytes = 8\n";
+    let mut instance = probe(&engine, policy);
+    assert_eq!(ask(&mut instance, "set greeting hi"), "ok");
+    assert_eq!(ask(&mut instance, "get greeting"), "hi");
+    assert_eq!(ask(&mut instance, "inc hits 2"), "2");
+    assert_eq!(ask(&mut instance, "delete greeting"), "true");
+    assert_eq!(ask(&mut instance, "get greeting"), "(absent)");
+    // Refusals the host makes itself never reach the backend.
+    assert_eq!(
+        ask(&mut instance, "get much-too-long"),
+        "error: Error::Invalid(\"key of 13 bytes, limit 8\")"
+    );
+    assert_eq!(
+        backend.calls(),
+        [
+            "set tenant-r/greeting=hi within 3/100",
+            "get tenant-r/greeting",
+            "increment tenant-r/hits by 2 within 3/100",
+            "delete tenant-r/greeting",
+            "get tenant-r/greeting",
+        ]
+    );
+    // The data lives in the backend.
+    assert_eq!(
+        backend.data.get("tenant-r", "hits").unwrap(),
+        Some(b"2".to_vec())
+    );
+    // A plugin without a grant is denied before the backend is asked.
+    let mut denied = probe(&engine, "");
+    assert_eq!(ask(&mut denied, "get hits"), "error: Error::Denied");
+    assert_eq!(backend.calls().len(), 5);
+}
+
+#[test]
+fn a_backend_failure_is_the_guests_to_handle() {
+    let engine = engine_with(Arc::new(Unavailable));
+    let mut instance = probe(&engine, "[kv]\n");
+    for command in ["get k", "set k v", "inc k 1", "delete k"] {
+        assert_eq!(
+            ask(&mut instance, command),
+            "error: Error::Unavailable(\"backend offline\")",
+            "{command}"
+        );
+    }
+    // Not a trap: the instance goes on serving.
+    assert!(!instance.is_poisoned());
+    assert_eq!(ask(&mut instance, "config anything"), "(unset)");
+}
