@@ -59,6 +59,27 @@ fn instance_count_limit_is_enforced_at_instantiation() {
     let hello = plugin(&engine, "hello").with_limits(Limits::default().max_instances(0));
     let error = hello.instantiate().unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InstanceLimit, "{error:?}");
+    // The lean plugin is one core instance with one memory and one table:
+    // none of them is allowed, each refused at instantiation; one of each is.
+    for limits in [
+        Limits::default().max_memories(0),
+        Limits::default().max_tables(0),
+    ] {
+        let error = plugin(&engine, "hello")
+            .with_limits(limits)
+            .instantiate()
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InstanceLimit, "{error:?}");
+    }
+    let one_each = Limits::default()
+        .max_instances(1)
+        .max_memories(1)
+        .max_tables(1);
+    let mut instance = plugin(&engine, "hello")
+        .with_limits(one_each)
+        .instantiate()
+        .unwrap();
+    assert_eq!(instance.call(b"fits").unwrap().output, b"FITS");
 }
 
 #[test]
