@@ -180,4 +180,8 @@ fn kv_policy_with_zero_quota_is_refused() {
         .with_policy(&policy)
         .unwrap_err();
     assert_eq!(error.kind(), plugbox::ErrorKind::InvalidPolicy);
+    assert_eq!(
+        error.message(),
+        "p:2: kv.max_keys: must be non-zero (omit [kv] to deny it)"
+    );
 }

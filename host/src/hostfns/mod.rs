@@ -47,10 +47,16 @@ impl HostGrants {
         let kv = match &policy.kv {
             None => None,
             Some(kv) => {
-                if kv.max_keys == 0 || kv.max_bytes == 0 {
+                let zero = [("max_keys", kv.max_keys), ("max_bytes", kv.max_bytes)]
+                    .into_iter()
+                    .find(|&(_, value)| value == 0);
+                if let Some((field, _)) = zero {
                     return Err(Error::new(
                         ErrorKind::InvalidPolicy,
-                        "[kv] max_keys and max_bytes must be non-zero (omit [kv] to deny it)",
+                        format!(
+                            "{}must be non-zero (omit [kv] to deny it)",
+                            policy.origin.locate(&format!("kv.{field}"))
+                        ),
                     ));
                 }
                 Some(kv::Grant {

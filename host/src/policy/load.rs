@@ -4,19 +4,21 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::Policy;
+use super::{Origin, Policy};
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits::Limits;
 
 impl Policy {
-    /// Parses a policy in TOML. `origin` names it in errors (a file name).
+    /// Parses a policy in TOML. `origin` names it in errors (a file name),
+    /// here and when the policy is applied.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidPolicy`], naming `origin`, the line and column, and
-    /// the offending field.
+    /// the path of the offending field (`policy.toml:5:10: stdio.stdout:
+    /// unknown variant ...`).
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self> {
-        toml::from_str(text).map_err(|error| {
+        let invalid = |error: toml::de::Error, path: String| {
             let position = error
                 .span()
                 .map(|span| line_column(text, span.start))
@@ -24,24 +26,51 @@ impl Policy {
                 .unwrap_or_default();
             Error::new(
                 ErrorKind::InvalidPolicy,
-                format!("{origin}{position}: {}", error.message().trim_end()),
+                format!("{origin}{position}: {path}{}", error.message().trim_end()),
             )
-        })
+        };
+        let document =
+            toml::de::DeTable::parse(text).map_err(|error| invalid(error, String::new()))?;
+        let located = Origin::toml(origin, text, document.get_ref());
+        let mut policy: Self = serde_path_to_error::deserialize(toml::Deserializer::from(document))
+            .map_err(|error| {
+                let path = field(error.path());
+                invalid(error.into_inner(), path)
+            })?;
+        policy.origin = located;
+        Ok(policy)
     }
 
-    /// Parses a policy in JSON. `origin` names it in errors.
+    /// Parses a policy in JSON. `origin` names it in errors, here and when
+    /// the policy is applied (JSON keeps no lines for the latter).
     ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidPolicy`], naming `origin`, the line and column, and
-    /// the offending field.
+    /// the path of the offending field.
     pub fn from_json_str(text: &str, origin: &str) -> Result<Self> {
-        serde_json::from_str(text).map_err(|error| {
+        let invalid = |error: serde_json::Error, path: String| {
+            let (line, column) = (error.line(), error.column());
+            let text = error.to_string();
+            let suffix = format!(" at line {line} column {column}");
+            let message = text.strip_suffix(&suffix).unwrap_or(&text);
             Error::new(
                 ErrorKind::InvalidPolicy,
-                format!("{origin}:{}:{}: {error}", error.line(), error.column()),
+                format!("{origin}:{line}:{column}: {path}{message}"),
             )
-        })
+        };
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let mut policy: Self =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+                let path = field(error.path());
+                invalid(error.into_inner(), path)
+            })?;
+        // Nothing but whitespace may follow.
+        deserializer
+            .end()
+            .map_err(|error| invalid(error, String::new()))?;
+        policy.origin = Origin::named(origin);
+        Ok(policy)
     }
 
     /// Reads a policy file: JSON if its name ends in `.json`, TOML otherwise.
@@ -104,6 +133,15 @@ impl Policy {
             limits = limits.max_log_bytes(bytes);
         }
         limits
+    }
+}
+
+/// `path: ` for an error inside a field, nothing at the top level.
+fn field(path: &serde_path_to_error::Path) -> String {
+    if path.iter().next().is_none() {
+        String::new()
+    } else {
+        format!("{path}: ")
     }
 }
 

@@ -72,6 +72,11 @@
 //!
 //! The network is always denied: a plugin can neither open sockets nor
 //! resolve names, and there is no setting to change that yet.
+//!
+//! Errors name the file, the line and the path of the field: when parsing
+//! (`policy.toml:5:10: stdio.stdout: unknown variant ...`), and when the
+//! policy is applied to a plugin (`policy.toml:7: mounts[1].guest: ...`,
+//! from its [`Origin`]; JSON policies keep no lines for these).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -127,6 +132,10 @@ pub struct Policy {
     /// file's directory, or the current directory for inline policies.
     #[serde(skip)]
     pub base_dir: Option<PathBuf>,
+    /// Where the policy was loaded from, so that errors found when it is
+    /// applied name the file, line and field. Ignored by `==`.
+    #[serde(skip)]
+    pub origin: Origin,
 }
 
 /// The `[limits]` table: each field overrides the [`Limits::default`] value.
@@ -294,5 +303,8 @@ pub enum RandomMode {
 }
 
 mod load;
+mod origin;
 #[cfg(test)]
 mod tests;
+
+pub use origin::Origin;

@@ -17,36 +17,35 @@ pub(super) struct Grant {
 impl Grant {
     /// Resolves each host directory (relative to the policy's base) and
     /// checks that it is a directory and that guest paths are distinct.
+    /// Errors name the policy's origin, the line and the field
+    /// (`policy.toml:7: mounts[1].guest: ...`).
     pub(super) fn configure(policy: &Policy) -> Result<Self> {
         let mut mounts = Vec::with_capacity(policy.mounts.len());
-        for mount in &policy.mounts {
+        for (index, mount) in policy.mounts.iter().enumerate() {
+            let at = |field: &str| policy.origin.locate(&format!("mounts[{index}].{field}"));
             let host = match &policy.base_dir {
                 Some(base) if mount.host.is_relative() => base.join(&mount.host),
                 _ => mount.host.clone(),
             };
-            let host = host.canonicalize().map_err(|error| {
-                Error::io(format!("mount {}: {}", mount.guest, host.display()), error)
-            })?;
+            let host = host
+                .canonicalize()
+                .map_err(|error| Error::io(format!("{}{}", at("host"), host.display()), error))?;
             if !host.is_dir() {
                 return Err(Error::new(
                     ErrorKind::InvalidPolicy,
-                    format!(
-                        "mount {}: {} is not a directory",
-                        mount.guest,
-                        host.display()
-                    ),
+                    format!("{}{} is not a directory", at("host"), host.display()),
                 ));
             }
             if !mount.guest.starts_with('/') {
                 return Err(Error::new(
                     ErrorKind::InvalidPolicy,
-                    format!("mount guest path `{}` must be absolute", mount.guest),
+                    format!("{}`{}` must be absolute", at("guest"), mount.guest),
                 ));
             }
             if mounts.iter().any(|(_, guest, _)| *guest == mount.guest) {
                 return Err(Error::new(
                     ErrorKind::InvalidPolicy,
-                    format!("guest path `{}` is mounted twice", mount.guest),
+                    format!("{}`{}` is mounted twice", at("guest"), mount.guest),
                 ));
             }
             let perms = match mount.mode {

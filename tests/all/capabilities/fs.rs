@@ -149,6 +149,18 @@ fn a_mount_that_is_not_a_directory_is_refused_at_load() {
         .with_policy(&policy)
         .unwrap_err();
     assert_eq!(error.kind(), plugbox::ErrorKind::InvalidPolicy, "{error}");
+    let file = root
+        .path()
+        .join("data/greeting.txt")
+        .canonicalize()
+        .unwrap();
+    assert_eq!(
+        error.message(),
+        format!(
+            "test:2: mounts[0].host: {} is not a directory",
+            file.display()
+        )
+    );
     let missing = plugbox::Policy::from_toml_str(
         "[[mounts]]\nhost = \"/nonexistent/plugbox\"\nguest = \"/data\"\n",
         "test",
@@ -158,4 +170,11 @@ fn a_mount_that_is_not_a_directory_is_refused_at_load() {
         .with_policy(&missing)
         .unwrap_err();
     assert_eq!(error.kind(), plugbox::ErrorKind::Io, "{error}");
+    assert_eq!(
+        error.message(),
+        "test:2: mounts[0].host: /nonexistent/plugbox"
+    );
+    let cause = std::error::Error::source(&error).unwrap();
+    let cause = cause.downcast_ref::<std::io::Error>().unwrap();
+    assert_eq!(cause.kind(), std::io::ErrorKind::NotFound);
 }
