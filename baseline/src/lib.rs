@@ -30,7 +30,9 @@ mod cgroup;
 mod error;
 mod namespaced;
 mod oci;
+mod process;
 mod seccomp;
+mod sys;
 mod worker;
 
 pub use error::BaselineError;

@@ -1,8 +1,9 @@
 //! One tenant's worker process and the calls into it.
 
+use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use plugbox_frame::{DEFAULT_MAX_FRAME, FrameError, Reply, read_reply, write_requ
 
 use crate::cgroup::TenantCgroup;
 use crate::error::BaselineError;
+use crate::process::{Process, Spawned};
 
 /// How a worker is isolated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,8 +26,9 @@ pub enum Isolation {
     /// read-only tmpfs root holding only the twin (bind-mounted read-only)
     /// and a private `/proc`, entered with `pivot_root`; no capabilities;
     /// no_new_privs; a seccomp allow-list; rlimits; and a cgroup limiting
-    /// memory and processes where the host lets us create one. A small
-    /// keeper process waits for the twin outside its pid namespace.
+    /// memory and processes where the host lets us create one. The twin is
+    /// cloned straight into its namespaces (pid 1 of its own, and the only
+    /// process of the tenant).
     Namespaced,
     /// bubblewrap (`bwrap`) with every namespace unshared (user, pid, net,
     /// mount, ipc, uts, cgroup), all capabilities dropped, a clean
@@ -102,8 +105,8 @@ pub(crate) fn find_in_path(name: &str) -> Option<std::path::PathBuf> {
 /// Dropping it kills and reaps the process.
 #[derive(Debug)]
 pub struct Worker {
-    child: Option<Child>,
-    requests: Option<BufWriter<ChildStdin>>,
+    child: Option<Process>,
+    requests: Option<BufWriter<File>>,
     replies: Receiver<Result<Reply, FrameError>>,
     reader: Option<JoinHandle<()>>,
     // Dropped after the process: removes the container and its bundle.
@@ -122,8 +125,8 @@ impl Worker {
         let binary = binary.as_ref();
         let mut bundle = None;
         let mut cgroup = None;
-        let mut command = match isolation {
-            Isolation::Process => Command::new(binary),
+        let spawned = match isolation {
+            Isolation::Process => Spawned::command(&mut Command::new(binary)),
             Isolation::Namespaced => {
                 // A cgroup where the host lets us make one; without it the
                 // rlimits still bound the twin.
@@ -133,12 +136,11 @@ impl Worker {
                     crate::oci::PIDS_LIMIT,
                 )
                 .ok();
-                crate::namespaced::command(
+                crate::namespaced::spawn(
                     binary,
                     cgroup.as_ref(),
                     crate::oci::ADDRESS_SPACE_LIMIT_BYTES,
                 )
-                .map_err(BaselineError::Spawn)?
             }
             Isolation::Bubblewrap => {
                 let bwrap =
@@ -151,16 +153,16 @@ impl Worker {
                     .arg("--ro-bind")
                     .arg(binary)
                     .args(["/twin", "/twin"]);
-                command
+                Spawned::command(&mut command)
             }
             Isolation::Runc => {
                 let runc =
                     find_in_path("runc").ok_or(BaselineError::RuntimeNotInstalled("runc"))?;
                 let runtime = crate::oci::Runtime::Runc(runc);
-                let (created, command) =
+                let (created, mut command) =
                     crate::oci::Bundle::create(runtime, binary, crate::cgroup::next_id())?;
                 bundle = Some(created);
-                command
+                Spawned::command(&mut command)
             }
             Isolation::Crun => {
                 let crun =
@@ -176,22 +178,17 @@ impl Worker {
                     .map_err(BaselineError::Spawn)?,
                 );
                 let runtime = crate::oci::Runtime::Crun(crun);
-                let (created, command) = crate::oci::Bundle::create(runtime, binary, id)?;
+                let (created, mut command) = crate::oci::Bundle::create(runtime, binary, id)?;
                 bundle = Some(created);
-                command
+                Spawned::command(&mut command)
             }
-        };
-        let mut child = command
-            .env_clear()
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(BaselineError::Spawn)?;
-        let (stdin, stdout) = match (child.stdin.take(), child.stdout.take()) {
-            (Some(stdin), Some(stdout)) => (stdin, stdout),
-            _ => unreachable!("both pipes were requested"),
-        };
+        }
+        .map_err(BaselineError::Spawn)?;
+        let Spawned {
+            process,
+            stdin,
+            stdout,
+        } = spawned;
         // Replies are read on a thread so that a call can wait with a
         // deadline; it ends when the worker's stdout closes.
         let (sender, replies) = mpsc::channel();
@@ -209,7 +206,7 @@ impl Worker {
             })
             .map_err(BaselineError::Spawn)?;
         Ok(Self {
-            child: Some(child),
+            child: Some(process),
             requests: Some(BufWriter::new(stdin)),
             replies,
             reader: Some(reader),
@@ -282,19 +279,16 @@ impl Worker {
     /// The exit status of a worker whose pipes closed (it is exiting).
     fn wait_briefly(&mut self) -> Option<ExitStatus> {
         let child = self.child.as_mut()?;
-        for _ in 0..100 {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        None
+        child
+            .wait_timeout(Duration::from_millis(100))
+            .ok()
+            .flatten()
     }
 
     fn kill(&mut self) {
         self.requests = None;
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
+            child.kill();
             let _ = child.wait();
         }
         // The container before the reader: a container that outlived its
@@ -359,7 +353,7 @@ impl Worker {
 
     /// The worker's process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.child.as_ref().map(Process::id)
     }
 }
 
