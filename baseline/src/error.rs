@@ -14,7 +14,7 @@ pub enum BaselineError {
     /// limit's OOM kill).
     WorkerCrashed(ExitStatus),
     /// The kernel killed the worker for exceeding its memory limit (levels
-    /// with a cgroup: runc).
+    /// with a cgroup: namespaced, bwrap, crun, runc).
     MemoryLimitKilled(ExitStatus),
     /// The call ran past its deadline; the worker was killed.
     DeadlineExceeded(Duration),

@@ -33,8 +33,9 @@ pub enum Isolation {
     /// bubblewrap (`bwrap`) with every namespace unshared (user, pid, net,
     /// mount, ipc, uts, cgroup), all capabilities dropped, a clean
     /// environment, a new session, and a root holding only the twin (read
-    /// only), a private `/proc` and a minimal `/dev`. Twins are static
-    /// executables, so nothing else is needed.
+    /// only), a private `/proc` and a minimal `/dev`, in a cgroup limiting
+    /// memory and processes. Twins are static executables, so nothing else
+    /// is needed.
     Bubblewrap,
     /// runc, the reference OCI runtime: a generated bundle per tenant (an
     /// empty read-only root with the twin bind-mounted, pid/net/ipc/uts/mount
@@ -153,6 +154,19 @@ impl Worker {
                     .arg("--ro-bind")
                     .arg(binary)
                     .args(["/twin", "/twin"]);
+                // bwrap and everything it starts: its limits, its OOM
+                // record, and a sweep that leaves nothing behind (a bwrap
+                // killed while it sets up can orphan its sandbox's init).
+                let tenant = TenantCgroup::create(
+                    &crate::cgroup::next_id(),
+                    crate::oci::MEMORY_LIMIT_BYTES,
+                    crate::oci::PIDS_LIMIT,
+                )
+                .map_err(BaselineError::Spawn)?;
+                tenant
+                    .join_at_exec(&mut command)
+                    .map_err(BaselineError::Spawn)?;
+                cgroup = Some(tenant);
                 Spawned::command(&mut command)
             }
             Isolation::Runc => {

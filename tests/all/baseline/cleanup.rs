@@ -143,7 +143,7 @@ pub(crate) fn two_hundred_tenants_leave_nothing_behind(level: Isolation) {
     }
     if matches!(
         level,
-        Isolation::Namespaced | Isolation::Crun | Isolation::Runc
+        Isolation::Namespaced | Isolation::Bubblewrap | Isolation::Crun | Isolation::Runc
     ) {
         assert_eq!(traces.cgroups.len(), TENANTS, "every tenant had a cgroup");
     }

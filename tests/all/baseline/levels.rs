@@ -134,7 +134,7 @@ macro_rules! levels {
 levels! {
     namespaced: Isolation::Namespaced, memory_limit: true;
     crun: Isolation::Crun, memory_limit: true;
-    bwrap: Isolation::Bubblewrap, memory_limit: false;
+    bwrap: Isolation::Bubblewrap, memory_limit: true;
     runc: Isolation::Runc, memory_limit: true;
 }
 
