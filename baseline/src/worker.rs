@@ -26,7 +26,7 @@ pub enum Isolation {
     /// read-only tmpfs root holding only the twin (bind-mounted read-only)
     /// and a private `/proc`, entered with `pivot_root`; no capabilities;
     /// no_new_privs; a seccomp allow-list; rlimits; and a cgroup limiting
-    /// memory and processes where the host lets us create one. The twin is
+    /// memory and processes. The twin is
     /// cloned straight into its namespaces (pid 1 of its own, and the only
     /// process of the tenant).
     Namespaced,
@@ -121,7 +121,11 @@ impl Worker {
     ///
     /// # Errors
     ///
-    /// [`BaselineError::Spawn`] if the process cannot be started.
+    /// [`BaselineError::RuntimeNotInstalled`] if the level's runtime is not
+    /// in `$PATH`; [`BaselineError::Cgroup`] if the tenant's cgroup (its
+    /// memory and process limits, for `namespaced`, `bwrap` and `crun`)
+    /// cannot be made; [`BaselineError::Spawn`] if the process cannot be
+    /// started.
     pub fn start(isolation: Isolation, binary: impl AsRef<Path>) -> Result<Self, BaselineError> {
         let binary = binary.as_ref();
         let mut bundle = None;
@@ -129,14 +133,15 @@ impl Worker {
         let spawned = match isolation {
             Isolation::Process => Spawned::command(&mut Command::new(binary)),
             Isolation::Namespaced => {
-                // A cgroup where the host lets us make one; without it the
-                // rlimits still bound the twin.
-                cgroup = TenantCgroup::create(
-                    &crate::cgroup::next_id(),
-                    crate::oci::MEMORY_LIMIT_BYTES,
-                    crate::oci::PIDS_LIMIT,
-                )
-                .ok();
+                // Never without its limits: no cgroup, no tenant.
+                cgroup = Some(
+                    TenantCgroup::create(
+                        &crate::cgroup::next_id(),
+                        crate::oci::MEMORY_LIMIT_BYTES,
+                        crate::oci::PIDS_LIMIT,
+                    )
+                    .map_err(BaselineError::Cgroup)?,
+                );
                 crate::namespaced::spawn(
                     binary,
                     cgroup.as_ref(),
@@ -162,10 +167,10 @@ impl Worker {
                     crate::oci::MEMORY_LIMIT_BYTES,
                     crate::oci::PIDS_LIMIT,
                 )
-                .map_err(BaselineError::Spawn)?;
+                .map_err(BaselineError::Cgroup)?;
                 tenant
                     .join_at_exec(&mut command)
-                    .map_err(BaselineError::Spawn)?;
+                    .map_err(BaselineError::Cgroup)?;
                 cgroup = Some(tenant);
                 Spawned::command(&mut command)
             }
@@ -189,7 +194,7 @@ impl Worker {
                         crate::oci::MEMORY_LIMIT_BYTES,
                         crate::oci::PIDS_LIMIT,
                     )
-                    .map_err(BaselineError::Spawn)?,
+                    .map_err(BaselineError::Cgroup)?,
                 );
                 let runtime = crate::oci::Runtime::Crun(crun);
                 let (created, mut command) = crate::oci::Bundle::create(runtime, binary, id)?;
