@@ -11,6 +11,7 @@ use std::os::unix::ffi::OsStringExt as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 const ROOT: &str = "/sys/fs/cgroup";
@@ -27,6 +28,24 @@ pub(crate) fn next_id() -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Whether a tenant cgroup can be made here: one is made (with limits) and
+/// removed, once per process.
+pub(crate) fn probe() -> io::Result<()> {
+    static PROBED: OnceLock<Result<(), (io::ErrorKind, String)>> = OnceLock::new();
+    PROBED
+        .get_or_init(|| {
+            TenantCgroup::create(
+                &next_id(),
+                crate::oci::MEMORY_LIMIT_BYTES,
+                crate::oci::PIDS_LIMIT,
+            )
+            .map(drop)
+            .map_err(|error| (error.kind(), error.to_string()))
+        })
+        .clone()
+        .map_err(|(kind, message)| io::Error::new(kind, message))
 }
 
 /// Which cgroup hierarchy the host mounts.

@@ -1,5 +1,6 @@
 //! One tenant's worker process and the calls into it.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
@@ -12,94 +13,8 @@ use plugbox_frame::{DEFAULT_MAX_FRAME, FrameError, Reply, read_reply, write_requ
 
 use crate::cgroup::TenantCgroup;
 use crate::error::BaselineError;
+use crate::isolation::{Isolation, find_runtime};
 use crate::process::{Process, Spawned};
-
-/// How a worker is isolated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Isolation {
-    /// A plain child process: no isolation beyond the OS's process
-    /// boundary. The lower bound of any process-based isolation's cost.
-    Process,
-    /// Our own sandbox from kernel primitives: new user (uid mapped to
-    /// `nobody` outside), pid, mount, net, ipc, uts and cgroup namespaces; a
-    /// read-only tmpfs root holding only the twin (bind-mounted read-only)
-    /// and a private `/proc`, entered with `pivot_root`; no capabilities;
-    /// no_new_privs; a seccomp allow-list; rlimits; and a cgroup limiting
-    /// memory and processes. The twin is
-    /// cloned straight into its namespaces (pid 1 of its own, and the only
-    /// process of the tenant).
-    Namespaced,
-    /// bubblewrap (`bwrap`) with every namespace unshared (user, pid, net,
-    /// mount, ipc, uts, cgroup), all capabilities dropped, a clean
-    /// environment, a new session, and a root holding only the twin (read
-    /// only), a private `/proc` and a minimal `/dev`, in a cgroup limiting
-    /// memory and processes. Twins are static executables, so nothing else
-    /// is needed.
-    Bubblewrap,
-    /// runc, the reference OCI runtime: a generated bundle per tenant (an
-    /// empty read-only root with the twin bind-mounted, pid/net/ipc/uts/mount
-    /// namespaces, no capabilities, no_new_privs, an unprivileged user, and
-    /// a cgroup limiting memory and processes).
-    Runc,
-    /// crun, the C OCI runtime, with the same generated bundle as runc.
-    Crun,
-}
-
-impl Isolation {
-    /// Every level, from the least to the most isolated.
-    pub const ALL: &'static [Self] = &[
-        Self::Process,
-        Self::Namespaced,
-        Self::Bubblewrap,
-        Self::Crun,
-        Self::Runc,
-    ];
-
-    /// The level's short name, as the density report spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Process => "process",
-            Self::Namespaced => "namespaced",
-            Self::Bubblewrap => "bwrap",
-            Self::Runc => "runc",
-            Self::Crun => "crun",
-        }
-    }
-
-    /// Whether this level can run here: `Err` names what is missing.
-    ///
-    /// # Errors
-    ///
-    /// [`BaselineError::RuntimeNotInstalled`] when the runtime is not in
-    /// `$PATH`.
-    pub fn available(self) -> Result<(), BaselineError> {
-        match self.runtime() {
-            Some(runtime) if find_in_path(runtime).is_none() => {
-                Err(BaselineError::RuntimeNotInstalled(runtime))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// The external runtime this level needs, if any.
-    pub fn runtime(self) -> Option<&'static str> {
-        match self {
-            Self::Process | Self::Namespaced => None,
-            Self::Bubblewrap => Some("bwrap"),
-            Self::Runc => Some("runc"),
-            Self::Crun => Some("crun"),
-        }
-    }
-}
-
-/// `name` in `$PATH`, if installed.
-pub(crate) fn find_in_path(name: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
 
 /// A long-lived worker process serving one tenant.
 ///
@@ -127,6 +42,20 @@ impl Worker {
     /// cannot be made; [`BaselineError::Spawn`] if the process cannot be
     /// started.
     pub fn start(isolation: Isolation, binary: impl AsRef<Path>) -> Result<Self, BaselineError> {
+        Self::start_in(isolation, binary, &crate::isolation::search_path())
+    }
+
+    /// [`Worker::start`], looking the level's runtime up in `search_path` (a
+    /// `PATH`-style list of directories) instead of `$PATH`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Worker::start`].
+    pub fn start_in(
+        isolation: Isolation,
+        binary: impl AsRef<Path>,
+        search_path: &OsStr,
+    ) -> Result<Self, BaselineError> {
         let binary = binary.as_ref();
         let mut bundle = None;
         let mut cgroup = None;
@@ -149,8 +78,7 @@ impl Worker {
                 )
             }
             Isolation::Bubblewrap => {
-                let bwrap =
-                    find_in_path("bwrap").ok_or(BaselineError::RuntimeNotInstalled("bwrap"))?;
+                let bwrap = find_runtime("bwrap", search_path)?;
                 let mut command = Command::new(bwrap);
                 command
                     .args(["--unshare-all", "--die-with-parent", "--new-session"])
@@ -175,8 +103,7 @@ impl Worker {
                 Spawned::command(&mut command)
             }
             Isolation::Runc => {
-                let runc =
-                    find_in_path("runc").ok_or(BaselineError::RuntimeNotInstalled("runc"))?;
+                let runc = find_runtime("runc", search_path)?;
                 let runtime = crate::oci::Runtime::Runc(runc);
                 let (created, mut command) =
                     crate::oci::Bundle::create(runtime, binary, crate::cgroup::next_id())?;
@@ -184,8 +111,7 @@ impl Worker {
                 Spawned::command(&mut command)
             }
             Isolation::Crun => {
-                let crun =
-                    find_in_path("crun").ok_or(BaselineError::RuntimeNotInstalled("crun"))?;
+                let crun = find_runtime("crun", search_path)?;
                 let id = crate::cgroup::next_id();
                 // Ours, around crun's: it holds the limit and the OOM counter.
                 cgroup = Some(

@@ -17,7 +17,9 @@
 //! seccomp allow-list and execs the twin. The twin is bound by a detached
 //! mount the host made (`open_tree`: a root host reaches any path), or,
 //! without one, by path. A failed step comes back to the host, by name, as
-//! the spawn's error.
+//! the spawn's error. [`probe`] runs the whole sequence but the exec, so that
+//! `Isolation::available` can tell whether the sandbox can be built here
+//! (user namespaces may be forbidden, or mounts refused in them).
 //!
 //! Everything between `clone` and `exec` ([`child`]) only makes raw system
 //! calls on data prepared beforehand: no allocation, no locks.
@@ -28,6 +30,7 @@ use std::io::{self, Read as _, Write as _};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use seccompiler::BpfProgram;
@@ -130,6 +133,8 @@ struct Plan {
     go: libc::c_int,
     /// Write end of the failure report (closed by the exec).
     report: libc::c_int,
+    /// `false` for a probe: exit 0 where the twin would be executed.
+    exec: bool,
 }
 
 /// Starts `binary` in a fresh sandbox, in `cgroup`.
@@ -137,6 +142,38 @@ pub(crate) fn spawn(
     binary: &Path,
     cgroup: Option<&TenantCgroup>,
     address_space_bytes: u64,
+) -> io::Result<Spawned> {
+    launch(binary, cgroup, address_space_bytes, true)
+}
+
+/// Whether the sandbox can be built here: the whole sequence but the exec,
+/// once per process (as `Err`, the step that failed).
+pub(crate) fn probe() -> io::Result<()> {
+    static PROBED: OnceLock<Result<(), (io::ErrorKind, String)>> = OnceLock::new();
+    PROBED
+        .get_or_init(|| {
+            let probed = std::env::current_exe().and_then(|exe| {
+                let mut spawned = launch(&exe, None, crate::oci::ADDRESS_SPACE_LIMIT_BYTES, false)?;
+                let status = spawned.process.wait()?;
+                if status.success() {
+                    Ok(())
+                } else {
+                    Err(io::Error::other(format!(
+                        "the sandbox probe ended with {status}"
+                    )))
+                }
+            });
+            probed.map_err(|error| (error.kind(), error.to_string()))
+        })
+        .clone()
+        .map_err(|(kind, message)| io::Error::new(kind, message))
+}
+
+fn launch(
+    binary: &Path,
+    cgroup: Option<&TenantCgroup>,
+    address_space_bytes: u64,
+    exec: bool,
 ) -> io::Result<Spawned> {
     let binary = CString::new(binary.canonicalize()?.as_os_str().as_bytes())?;
     let binary_mount_flags =
@@ -166,6 +203,7 @@ pub(crate) fn spawn(
         stdio: [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()],
         go: go_read.as_raw_fd(),
         report: report_write.as_raw_fd(),
+        exec,
     };
     let mut child = Cloned::new(clone_child(&plan)?);
     // The child's ends are the child's now.
