@@ -40,4 +40,4 @@ mod worker;
 pub use error::BaselineError;
 pub use isolation::Isolation;
 pub use oci::{ADDRESS_SPACE_LIMIT_BYTES, MEMORY_LIMIT_BYTES, PIDS_LIMIT};
-pub use worker::Worker;
+pub use worker::{STOP_GRACE, Worker};

@@ -16,6 +16,10 @@ use crate::error::BaselineError;
 use crate::isolation::{Isolation, find_runtime};
 use crate::process::{Process, Spawned};
 
+/// How long [`Worker::stop`] lets a worker exit on its own before killing
+/// it.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
 /// A long-lived worker process serving one tenant.
 ///
 /// Dropping it kills and reaps the process.
@@ -236,9 +240,14 @@ impl Worker {
             child.kill();
             let _ = child.wait();
         }
-        // The container before the reader: a container that outlived its
-        // runtime process would hold the reply pipe open, and the reader
-        // would wait on it forever.
+        self.release();
+    }
+
+    /// Removes what outlives the worker's process (once it has exited).
+    fn release(&mut self) {
+        // The container and the cgroup before the reader: a container (or a
+        // process a runtime left) that outlived the worker's process would
+        // hold the reply pipe open, and the reader would wait on it forever.
         if let Some(bundle) = self.bundle.take() {
             bundle.delete();
         }
@@ -250,22 +259,42 @@ impl Worker {
         }
     }
 
-    /// Closes the worker's stdin and waits for it to exit.
+    /// Closes the worker's stdin and waits up to [`STOP_GRACE`] for it to
+    /// exit, then kills it: [`Worker::stop_within`] with that grace.
     ///
     /// # Errors
     ///
-    /// [`BaselineError::Io`] if waiting fails; [`BaselineError::Stopped`] if
-    /// it was already stopped.
-    pub fn stop(mut self) -> Result<ExitStatus, BaselineError> {
+    /// As [`Worker::stop_within`].
+    pub fn stop(self) -> Result<ExitStatus, BaselineError> {
+        self.stop_within(STOP_GRACE)
+    }
+
+    /// Closes the worker's stdin and waits up to `grace` for it to exit; a
+    /// worker still running then is killed (its status then says `SIGKILL`,
+    /// or 137 from a runtime). Either way, everything the tenant made is
+    /// removed before this returns.
+    ///
+    /// # Errors
+    ///
+    /// [`BaselineError::Io`] if waiting fails (the worker is killed);
+    /// [`BaselineError::Stopped`] if it was already stopped.
+    pub fn stop_within(mut self, grace: Duration) -> Result<ExitStatus, BaselineError> {
         self.requests = None;
         let mut child = self.child.take().ok_or(BaselineError::Stopped)?;
-        let status = child.wait().map_err(BaselineError::Io)?;
-        if let Some(reader) = self.reader.take() {
-            let _ = reader.join();
-        }
-        drop(self.bundle.take());
-        drop(self.cgroup.take());
-        Ok(status)
+        let status = match child.wait_timeout(grace) {
+            Ok(Some(status)) => Ok(status),
+            Ok(None) => {
+                child.kill();
+                child.wait()
+            }
+            Err(error) => {
+                child.kill();
+                let _ = child.wait();
+                Err(error)
+            }
+        };
+        self.release();
+        status.map_err(BaselineError::Io)
     }
 
     /// The bundle directory of an OCI worker (removed when the worker stops).

@@ -149,20 +149,37 @@ fn a_missing_binary_cannot_start() {
 }
 
 #[test]
-fn dropped_workers_leave_no_process_behind() {
-    let pids: Vec<u32> = (0..50)
-        .map(|_| {
-            let mut worker = Worker::start(Isolation::Process, twin("hello")).unwrap();
-            assert_eq!(worker.call(b"x", GENEROUS).unwrap(), b"X");
-            worker.pid().unwrap()
-        })
-        .collect();
-    for pid in pids {
-        assert!(
-            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-            "pid {pid} left behind"
-        );
-    }
+fn plain_processes_leave_nothing_behind() {
+    // The same 200 tenants (stopped, dropped, killed at a deadline, crashed)
+    // as every isolated level.
+    cleanup::two_hundred_tenants_leave_nothing_behind(Isolation::Process);
+}
+
+#[test]
+fn a_worker_that_ignores_the_end_of_its_input_is_killed_after_the_grace() {
+    // A "twin" that never reads its stdin, so never sees it close.
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("deaf");
+    std::fs::write(&script, "#!/bin/sh\nexec /bin/sleep 600\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let worker = Worker::start(Isolation::Process, &script).unwrap();
+    let pid = worker.pid().unwrap();
+    let started = std::time::Instant::now();
+    let status = worker.stop_within(Duration::from_millis(200)).unwrap();
+    let waited = started.elapsed();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL),
+        "{status}"
+    );
+    assert!(
+        waited >= Duration::from_millis(200) && waited < GENEROUS,
+        "{waited:?}"
+    );
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "killed and reaped"
+    );
 }
 
 #[test]
