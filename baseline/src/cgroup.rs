@@ -5,8 +5,13 @@
 //! `/sys/fs/cgroup/{memory,pids}` on cgroup v1 (and hybrid) hosts, under
 //! `/sys/fs/cgroup` on a unified (v2) host.
 
+use std::ffi::CString;
 use std::io;
+use std::os::unix::ffi::OsStringExt as _;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 const ROOT: &str = "/sys/fs/cgroup";
@@ -23,6 +28,24 @@ pub(crate) fn next_id() -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Whether a tenant cgroup can be made here: one is made (with limits) and
+/// removed, once per process.
+pub(crate) fn probe() -> io::Result<()> {
+    static PROBED: OnceLock<Result<(), (io::ErrorKind, String)>> = OnceLock::new();
+    PROBED
+        .get_or_init(|| {
+            TenantCgroup::create(
+                &next_id(),
+                crate::oci::MEMORY_LIMIT_BYTES,
+                crate::oci::PIDS_LIMIT,
+            )
+            .map(drop)
+            .map_err(|error| (error.kind(), error.to_string()))
+        })
+        .clone()
+        .map_err(|(kind, message)| io::Error::new(kind, message))
 }
 
 /// Which cgroup hierarchy the host mounts.
@@ -58,8 +81,8 @@ fn dirs(hierarchy: Hierarchy, id: &str) -> Vec<PathBuf> {
     }
 }
 
-/// A tenant's cgroup, created by us (the `namespaced` and `crun` levels; runc
-/// makes its own). Dropping it kills every process left inside and removes
+/// A tenant's cgroup, created by us (the `namespaced`, `bwrap` and `crun`
+/// levels; runc makes its own). Dropping it kills every process left inside and removes
 /// it.
 #[derive(Debug)]
 pub(crate) struct TenantCgroup {
@@ -137,6 +160,27 @@ impl TenantCgroup {
     /// process joins by writing `0` to each.
     pub(crate) fn procs_files(&self) -> impl Iterator<Item = PathBuf> + '_ {
         self.dirs.iter().map(|dir| dir.join("cgroup.procs"))
+    }
+
+    /// Makes `command`'s process join this cgroup just before it execs, so
+    /// that everything it starts is inside too.
+    pub(crate) fn join_at_exec(&self, command: &mut Command) -> io::Result<()> {
+        let procs: Vec<CString> = self
+            .procs_files()
+            .map(|path| CString::new(path.into_os_string().into_vec()))
+            .collect::<Result<_, _>>()?;
+        // SAFETY: the closure only opens and writes files named by strings
+        // prepared here (async-signal-safe), as required between fork and
+        // exec.
+        unsafe {
+            command.pre_exec(move || {
+                for procs in &procs {
+                    crate::sys::write_file(procs, b"0")?;
+                }
+                Ok(())
+            })
+        };
+        Ok(())
     }
 
     /// `plugbox/<id>`, relative to each controller's root.

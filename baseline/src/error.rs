@@ -14,7 +14,7 @@ pub enum BaselineError {
     /// limit's OOM kill).
     WorkerCrashed(ExitStatus),
     /// The kernel killed the worker for exceeding its memory limit (levels
-    /// with a cgroup: runc).
+    /// with a cgroup: namespaced, bwrap, crun, runc).
     MemoryLimitKilled(ExitStatus),
     /// The call ran past its deadline; the worker was killed.
     DeadlineExceeded(Duration),
@@ -28,6 +28,9 @@ pub enum BaselineError {
     Stopped,
     /// The isolation level needs a runtime that is not installed (named).
     RuntimeNotInstalled(&'static str),
+    /// The tenant's cgroup, which holds its memory and process limits,
+    /// cannot be made (or joined): the level does not run without them.
+    Cgroup(std::io::Error),
 }
 
 impl fmt::Display for BaselineError {
@@ -46,6 +49,10 @@ impl fmt::Display for BaselineError {
             Self::Io(error) => write!(f, "pipe error: {error}"),
             Self::Stopped => f.write_str("worker stopped after an earlier failure"),
             Self::RuntimeNotInstalled(runtime) => write!(f, "`{runtime}` is not installed"),
+            Self::Cgroup(error) => write!(
+                f,
+                "cannot make the tenant's cgroup (its memory and process limits): {error}"
+            ),
         }
     }
 }
@@ -53,7 +60,7 @@ impl fmt::Display for BaselineError {
 impl std::error::Error for BaselineError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Spawn(error) | Self::Io(error) => Some(error),
+            Self::Spawn(error) | Self::Io(error) | Self::Cgroup(error) => Some(error),
             _ => None,
         }
     }

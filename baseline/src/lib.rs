@@ -10,7 +10,8 @@
 //! (namespaces, `pivot_root`, seccomp, rlimits, a cgroup); and real runtimes,
 //! [`Isolation::Bubblewrap`] and [`Isolation::Runc`] (a generated OCI bundle).
 //! A level whose runtime is missing fails to start with
-//! [`BaselineError::RuntimeNotInstalled`], never silently falls back. Every
+//! [`BaselineError::RuntimeNotInstalled`], never silently falls back;
+//! [`Isolation::available`] says beforehand whether a level can run here. Every
 //! process, container, cgroup and bundle a tenant made goes when its
 //! [`Worker`] stops or drops, however it ended.
 //!
@@ -28,11 +29,15 @@
 
 mod cgroup;
 mod error;
+mod isolation;
 mod namespaced;
 mod oci;
+mod process;
 mod seccomp;
+mod sys;
 mod worker;
 
 pub use error::BaselineError;
+pub use isolation::Isolation;
 pub use oci::{ADDRESS_SPACE_LIMIT_BYTES, MEMORY_LIMIT_BYTES, PIDS_LIMIT};
-pub use worker::{Isolation, Worker};
+pub use worker::{STOP_GRACE, Worker};

@@ -1,8 +1,10 @@
 //! One tenant's worker process and the calls into it.
 
+use std::ffi::OsStr;
+use std::fs::File;
 use std::io::BufWriter;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -11,99 +13,20 @@ use plugbox_frame::{DEFAULT_MAX_FRAME, FrameError, Reply, read_reply, write_requ
 
 use crate::cgroup::TenantCgroup;
 use crate::error::BaselineError;
+use crate::isolation::{Isolation, find_runtime};
+use crate::process::{Process, Spawned};
 
-/// How a worker is isolated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Isolation {
-    /// A plain child process: no isolation beyond the OS's process
-    /// boundary. The lower bound of any process-based isolation's cost.
-    Process,
-    /// Our own sandbox from kernel primitives: new user (uid mapped to
-    /// `nobody` outside), pid, mount, net, ipc, uts and cgroup namespaces; a
-    /// read-only tmpfs root holding only the twin (bind-mounted read-only)
-    /// and a private `/proc`, entered with `pivot_root`; no capabilities;
-    /// no_new_privs; a seccomp allow-list; rlimits; and a cgroup limiting
-    /// memory and processes where the host lets us create one. A small
-    /// keeper process waits for the twin outside its pid namespace.
-    Namespaced,
-    /// bubblewrap (`bwrap`) with every namespace unshared (user, pid, net,
-    /// mount, ipc, uts, cgroup), all capabilities dropped, a clean
-    /// environment, a new session, and a root holding only the twin (read
-    /// only), a private `/proc` and a minimal `/dev`. Twins are static
-    /// executables, so nothing else is needed.
-    Bubblewrap,
-    /// runc, the reference OCI runtime: a generated bundle per tenant (an
-    /// empty read-only root with the twin bind-mounted, pid/net/ipc/uts/mount
-    /// namespaces, no capabilities, no_new_privs, an unprivileged user, and
-    /// a cgroup limiting memory and processes).
-    Runc,
-    /// crun, the C OCI runtime, with the same generated bundle as runc.
-    Crun,
-}
-
-impl Isolation {
-    /// Every level, from the least to the most isolated.
-    pub const ALL: &'static [Self] = &[
-        Self::Process,
-        Self::Namespaced,
-        Self::Bubblewrap,
-        Self::Crun,
-        Self::Runc,
-    ];
-
-    /// The level's short name, as the density report spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Process => "process",
-            Self::Namespaced => "namespaced",
-            Self::Bubblewrap => "bwrap",
-            Self::Runc => "runc",
-            Self::Crun => "crun",
-        }
-    }
-
-    /// Whether this level can run here: `Err` names what is missing.
-    ///
-    /// # Errors
-    ///
-    /// [`BaselineError::RuntimeNotInstalled`] when the runtime is not in
-    /// `$PATH`.
-    pub fn available(self) -> Result<(), BaselineError> {
-        match self.runtime() {
-            Some(runtime) if find_in_path(runtime).is_none() => {
-                Err(BaselineError::RuntimeNotInstalled(runtime))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// The external runtime this level needs, if any.
-    pub fn runtime(self) -> Option<&'static str> {
-        match self {
-            Self::Process | Self::Namespaced => None,
-            Self::Bubblewrap => Some("bwrap"),
-            Self::Runc => Some("runc"),
-            Self::Crun => Some("crun"),
-        }
-    }
-}
-
-/// `name` in `$PATH`, if installed.
-pub(crate) fn find_in_path(name: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
+/// How long [`Worker::stop`] lets a worker exit on its own before killing
+/// it.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// A long-lived worker process serving one tenant.
 ///
 /// Dropping it kills and reaps the process.
 #[derive(Debug)]
 pub struct Worker {
-    child: Option<Child>,
-    requests: Option<BufWriter<ChildStdin>>,
+    child: Option<Process>,
+    requests: Option<BufWriter<File>>,
     replies: Receiver<Result<Reply, FrameError>>,
     reader: Option<JoinHandle<()>>,
     // Dropped after the process: removes the container and its bundle.
@@ -117,32 +40,49 @@ impl Worker {
     ///
     /// # Errors
     ///
-    /// [`BaselineError::Spawn`] if the process cannot be started.
+    /// [`BaselineError::RuntimeNotInstalled`] if the level's runtime is not
+    /// in `$PATH`; [`BaselineError::Cgroup`] if the tenant's cgroup (its
+    /// memory and process limits, for `namespaced`, `bwrap` and `crun`)
+    /// cannot be made; [`BaselineError::Spawn`] if the process cannot be
+    /// started.
     pub fn start(isolation: Isolation, binary: impl AsRef<Path>) -> Result<Self, BaselineError> {
+        Self::start_in(isolation, binary, &crate::isolation::search_path())
+    }
+
+    /// [`Worker::start`], looking the level's runtime up in `search_path` (a
+    /// `PATH`-style list of directories) instead of `$PATH`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Worker::start`].
+    pub fn start_in(
+        isolation: Isolation,
+        binary: impl AsRef<Path>,
+        search_path: &OsStr,
+    ) -> Result<Self, BaselineError> {
         let binary = binary.as_ref();
         let mut bundle = None;
         let mut cgroup = None;
-        let mut command = match isolation {
-            Isolation::Process => Command::new(binary),
+        let spawned = match isolation {
+            Isolation::Process => Spawned::command(&mut Command::new(binary)),
             Isolation::Namespaced => {
-                // A cgroup where the host lets us make one; without it the
-                // rlimits still bound the twin.
-                cgroup = TenantCgroup::create(
-                    &crate::cgroup::next_id(),
-                    crate::oci::MEMORY_LIMIT_BYTES,
-                    crate::oci::PIDS_LIMIT,
-                )
-                .ok();
-                crate::namespaced::command(
+                // Never without its limits: no cgroup, no tenant.
+                cgroup = Some(
+                    TenantCgroup::create(
+                        &crate::cgroup::next_id(),
+                        crate::oci::MEMORY_LIMIT_BYTES,
+                        crate::oci::PIDS_LIMIT,
+                    )
+                    .map_err(BaselineError::Cgroup)?,
+                );
+                crate::namespaced::spawn(
                     binary,
                     cgroup.as_ref(),
                     crate::oci::ADDRESS_SPACE_LIMIT_BYTES,
                 )
-                .map_err(BaselineError::Spawn)?
             }
             Isolation::Bubblewrap => {
-                let bwrap =
-                    find_in_path("bwrap").ok_or(BaselineError::RuntimeNotInstalled("bwrap"))?;
+                let bwrap = find_runtime("bwrap", search_path)?;
                 let mut command = Command::new(bwrap);
                 command
                     .args(["--unshare-all", "--die-with-parent", "--new-session"])
@@ -151,20 +91,31 @@ impl Worker {
                     .arg("--ro-bind")
                     .arg(binary)
                     .args(["/twin", "/twin"]);
-                command
+                // bwrap and everything it starts: its limits, its OOM
+                // record, and a sweep that leaves nothing behind (a bwrap
+                // killed while it sets up can orphan its sandbox's init).
+                let tenant = TenantCgroup::create(
+                    &crate::cgroup::next_id(),
+                    crate::oci::MEMORY_LIMIT_BYTES,
+                    crate::oci::PIDS_LIMIT,
+                )
+                .map_err(BaselineError::Cgroup)?;
+                tenant
+                    .join_at_exec(&mut command)
+                    .map_err(BaselineError::Cgroup)?;
+                cgroup = Some(tenant);
+                Spawned::command(&mut command)
             }
             Isolation::Runc => {
-                let runc =
-                    find_in_path("runc").ok_or(BaselineError::RuntimeNotInstalled("runc"))?;
+                let runc = find_runtime("runc", search_path)?;
                 let runtime = crate::oci::Runtime::Runc(runc);
-                let (created, command) =
+                let (created, mut command) =
                     crate::oci::Bundle::create(runtime, binary, crate::cgroup::next_id())?;
                 bundle = Some(created);
-                command
+                Spawned::command(&mut command)
             }
             Isolation::Crun => {
-                let crun =
-                    find_in_path("crun").ok_or(BaselineError::RuntimeNotInstalled("crun"))?;
+                let crun = find_runtime("crun", search_path)?;
                 let id = crate::cgroup::next_id();
                 // Ours, around crun's: it holds the limit and the OOM counter.
                 cgroup = Some(
@@ -173,25 +124,20 @@ impl Worker {
                         crate::oci::MEMORY_LIMIT_BYTES,
                         crate::oci::PIDS_LIMIT,
                     )
-                    .map_err(BaselineError::Spawn)?,
+                    .map_err(BaselineError::Cgroup)?,
                 );
                 let runtime = crate::oci::Runtime::Crun(crun);
-                let (created, command) = crate::oci::Bundle::create(runtime, binary, id)?;
+                let (created, mut command) = crate::oci::Bundle::create(runtime, binary, id)?;
                 bundle = Some(created);
-                command
+                Spawned::command(&mut command)
             }
-        };
-        let mut child = command
-            .env_clear()
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(BaselineError::Spawn)?;
-        let (stdin, stdout) = match (child.stdin.take(), child.stdout.take()) {
-            (Some(stdin), Some(stdout)) => (stdin, stdout),
-            _ => unreachable!("both pipes were requested"),
-        };
+        }
+        .map_err(BaselineError::Spawn)?;
+        let Spawned {
+            process,
+            stdin,
+            stdout,
+        } = spawned;
         // Replies are read on a thread so that a call can wait with a
         // deadline; it ends when the worker's stdout closes.
         let (sender, replies) = mpsc::channel();
@@ -209,7 +155,7 @@ impl Worker {
             })
             .map_err(BaselineError::Spawn)?;
         Ok(Self {
-            child: Some(child),
+            child: Some(process),
             requests: Some(BufWriter::new(stdin)),
             replies,
             reader: Some(reader),
@@ -282,24 +228,26 @@ impl Worker {
     /// The exit status of a worker whose pipes closed (it is exiting).
     fn wait_briefly(&mut self) -> Option<ExitStatus> {
         let child = self.child.as_mut()?;
-        for _ in 0..100 {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        None
+        child
+            .wait_timeout(Duration::from_millis(100))
+            .ok()
+            .flatten()
     }
 
     fn kill(&mut self) {
         self.requests = None;
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
+            child.kill();
             let _ = child.wait();
         }
-        // The container before the reader: a container that outlived its
-        // runtime process would hold the reply pipe open, and the reader
-        // would wait on it forever.
+        self.release();
+    }
+
+    /// Removes what outlives the worker's process (once it has exited).
+    fn release(&mut self) {
+        // The container and the cgroup before the reader: a container (or a
+        // process a runtime left) that outlived the worker's process would
+        // hold the reply pipe open, and the reader would wait on it forever.
         if let Some(bundle) = self.bundle.take() {
             bundle.delete();
         }
@@ -311,22 +259,42 @@ impl Worker {
         }
     }
 
-    /// Closes the worker's stdin and waits for it to exit.
+    /// Closes the worker's stdin and waits up to [`STOP_GRACE`] for it to
+    /// exit, then kills it: [`Worker::stop_within`] with that grace.
     ///
     /// # Errors
     ///
-    /// [`BaselineError::Io`] if waiting fails; [`BaselineError::Stopped`] if
-    /// it was already stopped.
-    pub fn stop(mut self) -> Result<ExitStatus, BaselineError> {
+    /// As [`Worker::stop_within`].
+    pub fn stop(self) -> Result<ExitStatus, BaselineError> {
+        self.stop_within(STOP_GRACE)
+    }
+
+    /// Closes the worker's stdin and waits up to `grace` for it to exit; a
+    /// worker still running then is killed (its status then says `SIGKILL`,
+    /// or 137 from a runtime). Either way, everything the tenant made is
+    /// removed before this returns.
+    ///
+    /// # Errors
+    ///
+    /// [`BaselineError::Io`] if waiting fails (the worker is killed);
+    /// [`BaselineError::Stopped`] if it was already stopped.
+    pub fn stop_within(mut self, grace: Duration) -> Result<ExitStatus, BaselineError> {
         self.requests = None;
         let mut child = self.child.take().ok_or(BaselineError::Stopped)?;
-        let status = child.wait().map_err(BaselineError::Io)?;
-        if let Some(reader) = self.reader.take() {
-            let _ = reader.join();
-        }
-        drop(self.bundle.take());
-        drop(self.cgroup.take());
-        Ok(status)
+        let status = match child.wait_timeout(grace) {
+            Ok(Some(status)) => Ok(status),
+            Ok(None) => {
+                child.kill();
+                child.wait()
+            }
+            Err(error) => {
+                child.kill();
+                let _ = child.wait();
+                Err(error)
+            }
+        };
+        self.release();
+        status.map_err(BaselineError::Io)
     }
 
     /// The bundle directory of an OCI worker (removed when the worker stops).
@@ -359,7 +327,7 @@ impl Worker {
 
     /// The worker's process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.child.as_ref().map(Process::id)
     }
 }
 

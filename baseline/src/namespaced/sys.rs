@@ -1,29 +1,10 @@
-//! The raw system calls the sandbox makes between `fork` and `exec`: thin
+//! The raw system calls the sandbox makes between `clone` and `exec`: thin
 //! wrappers that allocate nothing.
 
 use std::ffi::CStr;
 use std::io;
 
-/// `Err(last OS error)` when a raw call returned -1.
-pub(super) fn check(result: libc::c_long) -> io::Result<libc::c_long> {
-    if result == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(result)
-    }
-}
-
-/// Writes `contents` to the file at `path` (a `/proc` or cgroup file).
-pub(super) fn write_file(path: &CStr, contents: &[u8]) -> io::Result<()> {
-    // SAFETY: valid path; the fd is ours and closed below.
-    let fd = check(unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) }.into())?
-        as libc::c_int;
-    // SAFETY: contents is a valid buffer of its length.
-    let written = unsafe { libc::write(fd, contents.as_ptr().cast(), contents.len()) };
-    // SAFETY: fd is open.
-    unsafe { libc::close(fd) };
-    check(written as libc::c_long).map(drop)
-}
+pub(super) use crate::sys::check;
 
 /// mount(2), with `None` for a null argument.
 pub(super) fn mount(
@@ -45,6 +26,101 @@ pub(super) fn mount(
         )
     };
     check(result.into()).map(drop)
+}
+
+/// `clone3(2)`'s arguments (the kernel's `struct clone_args`, version 0).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+}
+
+/// Forks into new namespaces `flags` (`CLONE_NEW*`): like `fork(2)`, it
+/// returns 0 in the child (a copy of the calling thread, on a copy of its
+/// stack) and the child's pid in the parent, which gets `SIGCHLD` when the
+/// child exits. `clone3`, or `clone` where `clone3` is missing.
+///
+/// # Safety
+///
+/// As `fork` in a multithreaded process: the child may only make
+/// async-signal-safe calls (no allocation, no locks) until it execs or
+/// exits, and must never return into the caller's frames for good.
+pub(super) unsafe fn clone(flags: u64) -> io::Result<libc::pid_t> {
+    let args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: a valid clone_args of the size passed; no CLONE_VM, so the
+    // child runs on its own copy of memory (the caller upholds the rest).
+    let mut pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if pid == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+        // Null stack, parent and child tids and tls: the argument order
+        // (which differs between architectures) does not matter.
+        // SAFETY: as above.
+        pid = unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                flags | libc::SIGCHLD as u64,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            )
+        };
+    }
+    check(pid).map(|pid| pid as libc::pid_t)
+}
+
+/// `open_tree(2)` flag: a detached copy of the mount (a bind mount to be).
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+/// `move_mount(2)` flag: the source is the descriptor itself.
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
+
+/// A detached bind mount of the file at `path` (made by the host, which can
+/// reach any path, for a sandbox to attach in its own mount namespace).
+pub(super) fn open_tree(path: &CStr) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd as _;
+    // SAFETY: valid path; the descriptor returned is ours.
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
+        )
+    })?;
+    // SAFETY: a fresh descriptor nobody else owns.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as libc::c_int) })
+}
+
+/// Attaches the detached mount `tree` at `target`.
+pub(super) fn move_mount(tree: libc::c_int, target: &CStr) -> io::Result<()> {
+    // SAFETY: an open descriptor and NUL-terminated strings.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    })
+    .map(drop)
 }
 
 pub(super) const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;

@@ -1,6 +1,6 @@
-//! Nothing outlives a tenant: not a process, a container, a cgroup nor a
-//! bundle directory, however the tenant ended (stopped, dropped, killed at a
-//! deadline, crashed).
+//! Nothing outlives a tenant: not a process, a container, a cgroup, a mount
+//! nor a bundle directory, however the tenant ended (stopped, dropped, killed
+//! at a deadline, crashed).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -39,6 +39,24 @@ fn process_tree(pid: u32) -> Vec<u32> {
     tree
 }
 
+/// This process's mount table, one line per mount.
+fn host_mounts() -> Vec<String> {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    table.lines().map(str::to_owned).collect()
+}
+
+/// Mounts a tenant left in our mount namespace: mounts added since `before`
+/// that name plugbox (a twin, a bundle's root) or pin a namespace (nsfs).
+/// (A tenant's own mount namespace, and every mount in it, goes with its
+/// last process, which the process check covers.)
+fn mounts_left(before: &[String]) -> Vec<String> {
+    host_mounts()
+        .into_iter()
+        .filter(|mount| !before.contains(mount))
+        .filter(|mount| mount.contains("plugbox") || mount.contains(" nsfs "))
+        .collect()
+}
+
 /// What one tenant made, to look for once it is gone.
 #[derive(Default)]
 struct Traces {
@@ -57,6 +75,7 @@ impl Traces {
 }
 
 pub(crate) fn two_hundred_tenants_leave_nothing_behind(level: Isolation) {
+    let mounts_before = host_mounts();
     let mut traces = Traces::default();
     for tenant in 0..TENANTS {
         match tenant % 4 {
@@ -112,6 +131,12 @@ pub(crate) fn two_hundred_tenants_leave_nothing_behind(level: Isolation) {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+    let mounts = mounts_left(&mounts_before);
+    assert!(
+        mounts.is_empty(),
+        "{}: mounts left behind: {mounts:#?}",
+        level.name()
+    );
     for bundle in &traces.bundles {
         assert!(!bundle.exists(), "bundle {} left behind", bundle.display());
     }
@@ -143,7 +168,7 @@ pub(crate) fn two_hundred_tenants_leave_nothing_behind(level: Isolation) {
     }
     if matches!(
         level,
-        Isolation::Namespaced | Isolation::Crun | Isolation::Runc
+        Isolation::Namespaced | Isolation::Bubblewrap | Isolation::Crun | Isolation::Runc
     ) {
         assert_eq!(traces.cgroups.len(), TENANTS, "every tenant had a cgroup");
     }
