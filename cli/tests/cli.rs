@@ -204,7 +204,11 @@ fn policy_files_grant_capabilities_and_report_their_errors() {
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[limits]\nfule = 1\n").unwrap();
     let output = plugbox(&["run", "--policy", bad.to_str().unwrap()]);
-    assert_one_line_failure(&output, 1, "bad.toml:2:1: limits.fule: unknown field `fule`");
+    assert_one_line_failure(
+        &output,
+        1,
+        "bad.toml:2:1: limits.fule: unknown field `fule`",
+    );
 }
 
 #[test]
