@@ -1,7 +1,8 @@
 //! Cancelling a call from another thread.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Waker;
 
 /// Cancels the call an instance is running, from any thread.
 ///
@@ -26,20 +27,52 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// assert_eq!(call.join().unwrap(), plugbox::ErrorKind::Cancelled);
 /// # Ok::<(), plugbox::Error>(())
 /// ```
-#[derive(Debug, Clone)]
-pub struct Canceller(pub(crate) Arc<AtomicBool>);
+#[derive(Debug, Clone, Default)]
+pub struct Canceller(pub(crate) Arc<CancelState>);
+
+/// The flag, and the task to wake when a call of a WASI plugin is parked in
+/// a host call (no epoch tick reaches it there).
+#[derive(Debug, Default)]
+pub(crate) struct CancelState {
+    requested: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
 
 impl Canceller {
-    /// Asks the running call to stop at its next epoch tick.
+    /// Asks the running call to stop at its next epoch tick, or at once if it
+    /// is waiting in a host call.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::Release);
+        self.0.requested.store(true, Ordering::Release);
+        let waker = self
+            .0
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
     }
 
     pub(crate) fn requested(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.0.requested.load(Ordering::Acquire)
     }
 
     pub(crate) fn reset(&self) {
-        self.0.store(false, Ordering::Release);
+        self.0.requested.store(false, Ordering::Release);
+        *self.0.waker.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// Registers the task to wake on [`cancel`](Self::cancel) and says
+    /// whether a cancel was already requested.
+    #[cfg_attr(not(feature = "wasi"), allow(dead_code))]
+    pub(crate) fn register(&self, waker: &Waker) -> bool {
+        let mut slot = self.0.waker.lock().unwrap_or_else(PoisonError::into_inner);
+        match slot.as_mut() {
+            Some(current) if current.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+        drop(slot);
+        self.requested()
     }
 }

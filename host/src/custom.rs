@@ -42,7 +42,7 @@ impl CustomWorld {
         engine: &Engine,
         add: impl FnOnce(&mut Linker<HostContext>) -> wasmtime::Result<()>,
     ) -> Result<Self> {
-        let mut linker = engine.linker(true).clone();
+        let mut linker = engine.custom_linker()?;
         add(&mut linker).map_err(|error| {
             Error::new(
                 ErrorKind::Config,

@@ -45,7 +45,7 @@ pub struct EngineBuilder {
     max_wasm_stack: usize,
     epoch_tick: Duration,
     keep_resident_bytes: usize,
-    max_async_calls: u32,
+    max_async_calls: Option<u32>,
     cache_dir: Option<PathBuf>,
     max_component_bytes: usize,
     kv_store: KvHandle,
@@ -69,7 +69,7 @@ impl Default for EngineBuilder {
             max_wasm_stack: 512 << 10,
             epoch_tick: Duration::from_millis(1),
             keep_resident_bytes: 256 << 10,
-            max_async_calls: 100,
+            max_async_calls: None,
             cache_dir: None,
             max_component_bytes: 64 << 20,
             kv_store: KvHandle(Arc::new(MemoryKv::new())),
@@ -129,17 +129,21 @@ impl EngineBuilder {
         self
     }
 
-    /// Fiber stacks for [`Instance::call_async`](crate::Instance::call_async),
-    /// reserved up front by the pooling allocator (2 MiB of address space and
-    /// a guard page each). An instance takes a stack at its first async call
-    /// and keeps it, for its next async calls, until it is dropped (wasmtime
-    /// caches the last stack per store): this is the most live instances
-    /// that use `call_async` at once. An async call that finds no stack free
-    /// fails with [`ErrorKind::PoolExhausted`] without running (the instance
-    /// is not poisoned). Ignored by [`Allocator::OnDemand`], which maps
-    /// stacks per call. Default: 100.
+    /// Fiber stacks, reserved up front by the pooling allocator (2 MiB of
+    /// address space and a guard page each). A call runs on one when it is
+    /// an [`Instance::call_async`](crate::Instance::call_async), and every
+    /// call of a plugin that imports WASI does (sync or async: a WASI host
+    /// call that waits parks the fiber, which is how the deadline reaches
+    /// it). An instance takes a stack at its first such call and keeps it,
+    /// for its next calls, until it is dropped (wasmtime caches the last
+    /// stack per store): this is the most live instances of WASI plugins,
+    /// plus instances of lean plugins that use `call_async`, at once. A call
+    /// that finds no stack free fails with [`ErrorKind::PoolExhausted`]
+    /// without running (the instance is not poisoned). Ignored by
+    /// [`Allocator::OnDemand`], which maps stacks per call. Default: the
+    /// pool's capacity, at most 1,000.
     pub fn max_async_calls(mut self, calls: u32) -> Self {
-        self.max_async_calls = calls;
+        self.max_async_calls = Some(calls);
         self
     }
 
@@ -217,6 +221,8 @@ impl EngineBuilder {
                 linker,
                 #[cfg(feature = "wasi")]
                 wasi_linker,
+                #[cfg(feature = "wasi")]
+                io: crate::wasi::IoRuntime::default(),
                 cache,
                 settings: self,
                 ticker,
@@ -250,9 +256,9 @@ impl EngineBuilder {
                 .max_memory_size(self.memory_slot_bytes)
                 .linear_memory_keep_resident(self.keep_resident_bytes)
                 .table_keep_resident(self.keep_resident_bytes.min(16 << 10))
-                // Fiber stacks for async calls only: sync calls run on the
-                // caller's thread.
-                .total_stacks(self.max_async_calls);
+                // Fiber stacks for async calls and WASI plugins' calls; sync
+                // calls of lean plugins run on the caller's stack.
+                .total_stacks(self.max_async_calls.unwrap_or(capacity.min(1_000)));
             config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         } else {
             config.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);
@@ -278,6 +284,9 @@ struct EngineInner {
     linker: wasmtime::component::Linker<HostContext>,
     #[cfg(feature = "wasi")]
     wasi_linker: wasmtime::component::Linker<HostContext>,
+    /// Timers and I/O of WASI plugins' host calls (started on first use).
+    #[cfg(feature = "wasi")]
+    io: crate::wasi::IoRuntime,
     cache: Option<Cache>,
     settings: EngineBuilder,
     // Declared last: dropped (and joined) after everything else.
@@ -363,6 +372,25 @@ impl Engine {
         }
         let _ = needs_wasi;
         &self.inner.linker
+    }
+
+    /// A linker for an embedder's own world: plugbox's host functions and,
+    /// with the `wasi` feature, WASI's synchronous bindings (custom worlds are
+    /// called synchronously by their embedders).
+    pub(crate) fn custom_linker(&self) -> Result<wasmtime::component::Linker<HostContext>> {
+        #[cfg(feature = "wasi")]
+        let mut linker = crate::wasi::sync_linker(&self.inner.wasmtime)?;
+        #[cfg(not(feature = "wasi"))]
+        let mut linker = wasmtime::component::Linker::new(&self.inner.wasmtime);
+        crate::hostfns::add_to_linker(&mut linker)?;
+        Ok(linker)
+    }
+
+    /// The runtime that drives WASI plugins' host calls, started on first
+    /// use.
+    #[cfg(feature = "wasi")]
+    pub(crate) fn io_runtime(&self) -> Result<&tokio::runtime::Handle> {
+        self.inner.io.handle()
     }
 
     /// Epoch ticks to arm for `deadline`: one more than it spans, because the

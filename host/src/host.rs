@@ -54,7 +54,7 @@ impl HostContext {
                 logs_dropped: 0,
             },
             epoch: EpochBudget::default(),
-            canceller: crate::Canceller(Arc::default()),
+            canceller: crate::Canceller::default(),
             limiter: StoreLimiter::new(limits),
             host,
             #[cfg(feature = "wasi")]

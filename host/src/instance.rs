@@ -22,6 +22,10 @@ pub struct Instance {
     tenant: Tenant,
     bindings: bindings::Plugin,
     async_bindings: bindings::async_exports::Plugin,
+    /// Linked with WASI's async bindings: every call runs on a fiber under
+    /// the WASI watchdog (a sync `call` drives it on the caller's thread).
+    #[cfg_attr(not(feature = "wasi"), allow(dead_code))]
+    watched: bool,
 }
 
 /// What a successful call returns.
@@ -37,17 +41,75 @@ pub struct Response {
 
 impl Instance {
     pub(crate) fn new(engine: &Engine, pre: &Prelinked, context: HostContext) -> Result<Self> {
-        let (tenant, (bindings, async_bindings)) = Tenant::instantiate(engine, context, |store| {
-            let instance = pre.sync.instance_pre().instantiate(&mut *store)?;
+        let load = |store: &mut wasmtime::Store<HostContext>, instance| {
             let bindings = pre.sync_indices.load(&mut *store, &instance)?;
             let async_bindings = pre.async_indices.load(&mut *store, &instance)?;
             Ok((bindings, async_bindings))
-        })?;
+        };
+        let mut tenant = Tenant::new(engine, context)?;
+        let (bindings, async_bindings) = if pre.watched {
+            Self::instantiate_watched(&mut tenant, pre, load)?
+        } else {
+            let instantiated = pre
+                .sync
+                .instance_pre()
+                .instantiate(&mut tenant.store)
+                .and_then(|instance| load(&mut tenant.store, instance));
+            tenant.instantiated(instantiated)?
+        };
         Ok(Self {
             tenant,
             bindings,
             async_bindings,
+            watched: pre.watched,
         })
+    }
+
+    /// Instantiates a plugin linked with WASI's async bindings, under the
+    /// watchdog (a start function may wait in a WASI host call too).
+    #[cfg(feature = "wasi")]
+    fn instantiate_watched<X>(
+        tenant: &mut Tenant,
+        pre: &Prelinked,
+        load: impl FnOnce(
+            &mut wasmtime::Store<HostContext>,
+            wasmtime::component::Instance,
+        ) -> wasmtime::Result<X>,
+    ) -> Result<X> {
+        let started = crate::tenant::Started(std::time::Instant::now());
+        let (canceller, deadline) = tenant.watchdog(&started);
+        let runtime = tenant.engine().io_runtime()?.clone();
+        let store = &mut tenant.store;
+        let instantiate = async {
+            let instance = pre
+                .sync
+                .instance_pre()
+                .instantiate_async(&mut *store)
+                .await?;
+            load(store, instance)
+        };
+        let outcome = crate::wasi::block_on(crate::wasi::watch(
+            &runtime,
+            instantiate,
+            deadline,
+            &canceller,
+        ));
+        match outcome {
+            Ok(instantiated) => tenant.instantiated(instantiated),
+            Err(stop) => Err(tenant.stopped(stop)),
+        }
+    }
+
+    #[cfg(not(feature = "wasi"))]
+    fn instantiate_watched<X>(
+        _: &mut Tenant,
+        _: &Prelinked,
+        _: impl FnOnce(
+            &mut wasmtime::Store<HostContext>,
+            wasmtime::component::Instance,
+        ) -> wasmtime::Result<X>,
+    ) -> Result<X> {
+        unreachable!("only WASI plugins are watched")
     }
 
     /// Calls the plugin's `handle` with `input`, under this instance's fuel,
@@ -64,6 +126,10 @@ impl Instance {
     ///   [`Error::wasm_backtrace`]); the instance is poisoned;
     /// - [`ErrorKind::Poisoned`]: an earlier call trapped.
     pub fn call(&mut self, input: &[u8]) -> Result<Response> {
+        #[cfg(feature = "wasi")]
+        if self.watched {
+            return crate::wasi::block_on(self.call_watched(input, Mode::Sync));
+        }
         self.check_input(input)?;
         let started = self.tenant.begin(Mode::Sync)?;
         let result = self
@@ -90,6 +156,10 @@ impl Instance {
     /// fiber stack is held by other instances (the plugin did not run; the
     /// instance is not poisoned).
     pub async fn call_async(&mut self, input: &[u8]) -> Result<Response> {
+        #[cfg(feature = "wasi")]
+        if self.watched {
+            return self.call_watched(input, Mode::Async).await;
+        }
         self.check_input(input)?;
         let started = self.tenant.begin(Mode::Async)?;
         let result = self
@@ -98,6 +168,27 @@ impl Instance {
             .call_handle(&mut self.tenant.store, input)
             .await;
         let ended = self.tenant.end(started, result)?;
+        self.respond(ended)
+    }
+
+    /// A call of a plugin linked with WASI's async bindings: on a fiber,
+    /// under the watchdog that stops it at the deadline or on cancel even
+    /// while it waits in a WASI host call.
+    #[cfg(feature = "wasi")]
+    async fn call_watched(&mut self, input: &[u8], mode: Mode) -> Result<Response> {
+        self.check_input(input)?;
+        let started = self.tenant.begin(mode)?;
+        let (canceller, deadline) = self.tenant.watchdog(&started);
+        let runtime = self.tenant.engine().io_runtime()?.clone();
+        let call = self
+            .async_bindings
+            .plugbox_plugin_handler()
+            .call_handle(&mut self.tenant.store, input);
+        let outcome = crate::wasi::watch(&runtime, call, deadline, &canceller).await;
+        let ended = match outcome {
+            Ok(result) => self.tenant.end(started, result)?,
+            Err(stop) => return Err(self.tenant.stopped(stop)),
+        };
         self.respond(ended)
     }
 

@@ -82,6 +82,7 @@ impl Plugin {
             .with_wasmtime(error)
         };
         let pre = Prelinked {
+            watched: fit.imports_wasi,
             sync_indices: crate::bindings::PluginIndices::new(&instance_pre).map_err(mismatch)?,
             async_indices: crate::bindings::async_exports::PluginIndices::new(&instance_pre)
                 .map_err(mismatch)?,
@@ -204,6 +205,9 @@ impl std::fmt::Debug for Plugin {
 
 /// The pre-linked component and where its exports are, for both call styles.
 pub(crate) struct Prelinked {
+    /// Linked with WASI's async bindings: instantiated and called under the
+    /// WASI watchdog.
+    pub(crate) watched: bool,
     pub(crate) sync: PluginPre<HostContext>,
     pub(crate) sync_indices: crate::bindings::PluginIndices,
     pub(crate) async_indices: crate::bindings::async_exports::PluginIndices,

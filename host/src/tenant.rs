@@ -16,13 +16,26 @@ pub(crate) struct Tenant {
     pub(crate) store: Store<HostContext>,
     limits: Limits,
     deadline_ticks: u64,
-    poisoned: Option<ErrorKind>,
+    poisoned: Option<Poison>,
+    /// A call began and has not ended: if the next call finds this set, the
+    /// last one was abandoned (its future dropped mid-call).
+    in_call: bool,
     // Keeps the epoch ticker running while this instance lives.
-    _engine: Engine,
+    engine: Engine,
+}
+
+/// Why an instance cannot be called again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Poison {
+    /// A call (or instantiation) trapped with this kind.
+    Trapped(ErrorKind),
+    /// A `call_async` future was dropped before the call finished: the
+    /// guest was stopped at an arbitrary point.
+    Abandoned,
 }
 
 /// A call in progress: started by [`Tenant::begin`], ended by [`Tenant::end`].
-pub(crate) struct Started(Instant);
+pub(crate) struct Started(pub(crate) Instant);
 
 impl Tenant {
     /// Creates the store for `context` and instantiates with `instantiate`,
@@ -32,6 +45,16 @@ impl Tenant {
         context: HostContext,
         instantiate: impl FnOnce(&mut Store<HostContext>) -> wasmtime::Result<X>,
     ) -> Result<(Self, X)> {
+        let mut tenant = Self::new(engine, context)?;
+        let instantiated = instantiate(&mut tenant.store);
+        let instantiated = tenant.instantiated(instantiated)?;
+        Ok((tenant, instantiated))
+    }
+
+    /// Creates the store for `context`, armed for instantiation (the same
+    /// fuel and deadline as one call); the caller instantiates into
+    /// `store` and hands the outcome to [`instantiated`](Self::instantiated).
+    pub(crate) fn new(engine: &Engine, context: HostContext) -> Result<Self> {
         let limits = *context.limiter.limits();
         let mut store = Store::new(engine.wasmtime(), context);
         store.limiter(|context| &mut context.limiter);
@@ -59,23 +82,48 @@ impl Tenant {
             limits,
             deadline_ticks: engine.deadline_ticks(limits.deadline_per_call()),
             poisoned: None,
-            _engine: engine.clone(),
+            in_call: false,
+            engine: engine.clone(),
         };
         tenant.arm(Mode::Sync)?;
-        let instantiated = instantiate(&mut tenant.store)
-            .map_err(|error| classify(error, &tenant.store, &limits, Stage::Instantiate))?;
-        Ok((tenant, instantiated))
+        Ok(tenant)
+    }
+
+    /// The outcome of instantiating into [`store`](Self::store) as a typed
+    /// error.
+    pub(crate) fn instantiated<X>(&self, result: wasmtime::Result<X>) -> Result<X> {
+        result.map_err(|error| classify(error, &self.store, &self.limits, Stage::Instantiate))
+    }
+
+    /// The engine this tenant belongs to.
+    #[cfg_attr(not(feature = "wasi"), allow(dead_code))]
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// Starts a call: refuses if poisoned, then arms fuel and the deadline.
     pub(crate) fn begin(&mut self, mode: Mode) -> Result<Started> {
-        if let Some(cause) = self.poisoned {
-            return Err(Error::new(
-                ErrorKind::Poisoned,
-                format!("an earlier call trapped ({cause}); instantiate a fresh instance"),
-            ));
+        if std::mem::take(&mut self.in_call) {
+            self.poisoned.get_or_insert(Poison::Abandoned);
+        }
+        match self.poisoned {
+            Some(Poison::Trapped(cause)) => {
+                return Err(Error::new(
+                    ErrorKind::Poisoned,
+                    format!("an earlier call trapped ({cause}); instantiate a fresh instance"),
+                ));
+            }
+            Some(Poison::Abandoned) => {
+                return Err(Error::new(
+                    ErrorKind::Poisoned,
+                    "an earlier call was abandoned: its future was dropped before the call \
+                     finished, stopping the plugin midway; instantiate a fresh instance",
+                ));
+            }
+            None => {}
         }
         self.arm(mode)?;
+        self.in_call = true;
         Ok(Started(Instant::now()))
     }
 
@@ -86,26 +134,56 @@ impl Tenant {
         started: Started,
         result: wasmtime::Result<R>,
     ) -> Result<(R, u64, Duration)> {
+        self.in_call = false;
         let elapsed = started.0.elapsed();
-        let fuel_used = self
-            .limits
-            .fuel_per_call()
-            .saturating_sub(self.store.get_fuel().unwrap_or(0));
+        let fuel_used = self.fuel_used();
         match result {
             Ok(value) => Ok((value, fuel_used, elapsed)),
             Err(error) => {
                 let error = classify(error, &self.store, &self.limits, Stage::Call);
-                // No fiber stack for an async call: the plugin never ran, so
-                // the instance is as good as before.
-                if !matches!(
-                    error.kind(),
-                    ErrorKind::PoolExhausted | ErrorKind::HostResources
-                ) {
-                    self.poisoned = Some(error.kind());
+                // No fiber stack (or no memory for one) for the call: when
+                // not one instruction ran, the instance is as good as before.
+                let never_ran = fuel_used == 0
+                    && matches!(
+                        error.kind(),
+                        ErrorKind::PoolExhausted | ErrorKind::HostResources
+                    );
+                if !never_ran {
+                    self.poisoned = Some(Poison::Trapped(error.kind()));
                 }
                 Err(error)
             }
         }
+    }
+
+    /// Ends a call (or an instantiation) that the WASI watchdog stopped
+    /// while the guest waited in a host call: the typed error, and the
+    /// instance poisoned (the guest was unwound midway).
+    #[cfg(feature = "wasi")]
+    pub(crate) fn stopped(&mut self, stop: crate::wasi::Stop) -> Error {
+        self.in_call = false;
+        let (kind, message) = match stop {
+            crate::wasi::Stop::Cancelled => (
+                ErrorKind::Cancelled,
+                "cancelled by its embedder (while waiting in a WASI host call)".to_string(),
+            ),
+            crate::wasi::Stop::Deadline => (
+                ErrorKind::DeadlineExceeded,
+                format!(
+                    "ran past its deadline of {:?} (while waiting in a WASI host call)",
+                    self.limits.deadline_per_call()
+                ),
+            ),
+        };
+        self.poisoned = Some(Poison::Trapped(kind));
+        Error::new(kind, message)
+    }
+
+    /// Fuel the current call has used so far.
+    fn fuel_used(&self) -> u64 {
+        self.limits
+            .fuel_per_call()
+            .saturating_sub(self.store.get_fuel().unwrap_or(0))
     }
 
     /// Refills fuel, re-arms the deadline, clears the limiter's record and
@@ -134,8 +212,28 @@ impl Tenant {
         &self.limits
     }
 
+    /// The kind that poisoned the instance; an abandoned call counts as
+    /// [`ErrorKind::Cancelled`]. A call abandoned since the last call began
+    /// shows only when the next call begins.
     pub(crate) fn poisoned_by(&self) -> Option<ErrorKind> {
-        self.poisoned
+        match self.poisoned {
+            Some(Poison::Trapped(kind)) => Some(kind),
+            Some(Poison::Abandoned) => Some(ErrorKind::Cancelled),
+            None if self.in_call => Some(ErrorKind::Cancelled),
+            None => None,
+        }
+    }
+
+    /// The canceller and the watchdog's deadline for a call that began at
+    /// `started`.
+    #[cfg(feature = "wasi")]
+    pub(crate) fn watchdog(&self, started: &Started) -> (crate::Canceller, std::time::Instant) {
+        let deadline = crate::wasi::watchdog_deadline(
+            started.0,
+            self.limits.deadline_per_call(),
+            self.engine.epoch_tick(),
+        );
+        (self.canceller(), deadline)
     }
 }
 

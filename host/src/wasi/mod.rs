@@ -16,12 +16,14 @@ mod fs;
 mod network;
 mod random;
 mod stdio;
+mod watchdog;
 
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 pub use stdio::Captured;
 pub(crate) use stdio::Outputs;
+pub(crate) use watchdog::{IoRuntime, Stop, block_on, watch, watchdog_deadline};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::HostContext;
@@ -100,8 +102,22 @@ impl WasiView for HostContext {
     }
 }
 
-/// The linker holding every WASI preview 2 interface (synchronous bindings).
+/// The linker holding every WASI preview 2 interface with wasmtime-wasi's
+/// async bindings, for [`Plugin`](crate::Plugin)s: a host call that waits
+/// parks the call's fiber, and the [`watch`]dog keeps it under the deadline.
 pub(crate) fn linker(engine: &wasmtime::Engine) -> Result<Linker<HostContext>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|error| {
+        Error::new(ErrorKind::Config, "linking WASI preview 2").with_wasmtime(error)
+    })?;
+    Ok(linker)
+}
+
+/// The same interfaces with the synchronous bindings, for
+/// [`CustomWorld`](crate::CustomWorld)s, whose embedders call their exports
+/// synchronously: there a WASI host call that waits blocks the calling
+/// thread, outside the deadline.
+pub(crate) fn sync_linker(engine: &wasmtime::Engine) -> Result<Linker<HostContext>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|error| {
         Error::new(ErrorKind::Config, "linking WASI preview 2").with_wasmtime(error)

@@ -11,6 +11,9 @@
 //! - `random`: a 64-bit value derived from the WASI random source;
 //! - `connect ADDR`: opens a TCP connection to ADDR;
 //! - `print TEXT`, `eprint TEXT`: writes TEXT to stdout / stderr.
+//! - `sleep MS`: sleeps MS milliseconds (a WASI clock pollable's `block`),
+//!   then answers `slept`;
+//! - `print-sleep MS`: prints a line, then sleeps MS milliseconds.
 //!
 //! Failures are answered as `error: <kind>` (the `std::io::ErrorKind`), not
 //! as guest errors: a denial is the expected outcome of many probes. An
@@ -59,9 +62,24 @@ fn probe(input: &str) -> Result<String, String> {
         "eprint" => std::io::stderr()
             .write_all(rest.as_bytes())
             .map(|()| "ok".to_owned()),
+        "sleep" => {
+            sleep(rest);
+            Ok("slept".to_owned())
+        }
+        "print-sleep" => {
+            println!("about to sleep");
+            sleep(rest);
+            Ok("slept".to_owned())
+        }
         other => return Err(format!("unknown probe `{other}`")),
     };
     Ok(answer.unwrap_or_else(describe))
+}
+
+/// Sleeps `millis` milliseconds (0 if not a number).
+fn sleep(millis: &str) {
+    let millis = millis.trim().parse().unwrap_or(0);
+    std::thread::sleep(std::time::Duration::from_millis(millis));
 }
 
 /// `error: <kind>`; for an error std leaves uncategorized (a failed name
