@@ -2,7 +2,7 @@
 //! few threads serve many tenants, and a spinning tenant only hurts itself.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use plugbox::{Allocator, Engine, ErrorKind, Limits};
 use tokio::sync::Mutex;
@@ -86,13 +86,60 @@ async fn a_spinning_plugin_yields_to_other_tasks_on_one_thread() {
     let mut spinner = spin.instantiate().unwrap();
     let mut greeter = hello.instantiate().unwrap();
     // On a single thread, the greeter only gets to run while the spinner
-    // yields.
-    let (spun, greeted) = tokio::join!(spinner.call_async(b""), async {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        greeter.call_async(b"meanwhile").await
-    });
+    // yields: it must answer before the spinner's deadline ends the spin.
+    let (spun, greeted) = tokio::join!(
+        async {
+            let spun = spinner.call_async(b"").await;
+            (spun, Instant::now())
+        },
+        async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let greeted = greeter.call_async(b"meanwhile").await;
+            (greeted, Instant::now())
+        }
+    );
+    assert_eq!(spun.0.unwrap_err().kind(), ErrorKind::DeadlineExceeded);
+    assert_eq!(greeted.0.unwrap().output, b"MEANWHILE");
+    assert!(greeted.1 < spun.1, "the greeter waited for the spinner");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_spinning_plugin_holds_the_thread_for_about_a_tick() {
+    let engine = crate::engine();
+    let spin = crate::plugin(&engine, "spin").with_limits(
+        Limits::default()
+            .fuel(u64::MAX)
+            .deadline(Duration::from_millis(300)),
+    );
+    let mut spinner = spin.instantiate().unwrap();
+    // A task that wakes every millisecond records the longest it waited
+    // for the thread while the spinner ran.
+    // It is polled first, so it is waiting before the spinner starts.
+    let spinning = std::sync::atomic::AtomicBool::new(true);
+    let (longest, spun) = tokio::join!(
+        async {
+            let mut longest = Duration::ZERO;
+            let mut last = Instant::now();
+            loop {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                longest = longest.max(last.elapsed());
+                last = Instant::now();
+                if !spinning.load(std::sync::atomic::Ordering::Acquire) {
+                    break longest;
+                }
+            }
+        },
+        async {
+            let spun = spinner.call_async(b"").await;
+            spinning.store(false, std::sync::atomic::Ordering::Release);
+            spun
+        }
+    );
     assert_eq!(spun.unwrap_err().kind(), ErrorKind::DeadlineExceeded);
-    assert_eq!(greeted.unwrap().output, b"MEANWHILE");
+    // One tick is 1 ms and the timer's own granularity another; 50 ms
+    // leaves room for a busy machine and is still far below the 300 ms the
+    // spinner would hold the thread without yielding.
+    assert!(longest < Duration::from_millis(50), "held for {longest:?}");
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -188,8 +188,12 @@ fn a_call_is_cancelled_from_another_thread() {
             let error = instance.call(b"").unwrap_err();
             (error.kind(), instance.is_poisoned())
         });
-        std::thread::sleep(Duration::from_millis(50));
-        canceller.cancel();
+        // A cancel that arrives before the call starts is forgotten when it
+        // starts: keep cancelling until the call has ended.
+        while !call.is_finished() {
+            canceller.cancel();
+            std::thread::sleep(Duration::from_millis(5));
+        }
         assert_eq!(call.join().unwrap(), (ErrorKind::Cancelled, true));
         // Long before the 60 s deadline (a generous bound for busy machines).
         assert!(started.elapsed() < Duration::from_secs(30));
@@ -214,10 +218,23 @@ async fn an_async_call_is_cancelled_too() {
     );
     let mut instance = spin.instantiate().unwrap();
     let canceller = instance.canceller();
-    let call = tokio::spawn(async move { instance.call_async(b"").await.unwrap_err().kind() });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    canceller.cancel();
-    assert_eq!(call.await.unwrap(), ErrorKind::Cancelled);
+    let call = tokio::spawn(async move {
+        let kind = instance.call_async(b"").await.unwrap_err().kind();
+        let next = instance.call_async(b"").await.unwrap_err().kind();
+        (kind, instance.poisoned_by(), next)
+    });
+    while !call.is_finished() {
+        canceller.cancel();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        call.await.unwrap(),
+        (
+            ErrorKind::Cancelled,
+            Some(ErrorKind::Cancelled),
+            ErrorKind::Poisoned
+        )
+    );
 }
 
 #[test]
