@@ -167,6 +167,21 @@ impl Limits {
         self.max_table_elements
     }
 
+    /// Most core instances one instance may create.
+    pub fn instances(&self) -> usize {
+        self.max_instances
+    }
+
+    /// Most tables one instance may create.
+    pub fn tables(&self) -> usize {
+        self.max_tables
+    }
+
+    /// Most linear memories one instance may create.
+    pub fn memories(&self) -> usize {
+        self.max_memories
+    }
+
     /// Largest request in bytes.
     pub fn input_bytes(&self) -> usize {
         self.max_input_bytes

@@ -295,17 +295,45 @@ fn classify(
                      or the address-space limit): {error}"
                 ),
             ),
-            (None, Stage::Instantiate) => (
-                ErrorKind::InstanceLimit,
-                format!(
-                    "instantiation needs more instances, memories or tables than the \
-                     limits allow: {error}"
+            (None, Stage::Instantiate) => match count_exceeded(&error, limits) {
+                Some(message) => (ErrorKind::InstanceLimit, message),
+                // Not a limit of ours: wasmtime could not instantiate the
+                // component on this engine; its reason is the source.
+                None => (
+                    ErrorKind::InvalidComponent,
+                    format!("the engine could not instantiate the component: {error}"),
                 ),
-            ),
+            },
             (None, Stage::Call) => (ErrorKind::Trap, error.to_string()),
         },
     };
     Error::new(kind, message).with_wasmtime(error)
+}
+
+/// The message for wasmtime's refusal of a component that needs more core
+/// instances, memories or tables than [`Limits`] allows one instance, if
+/// that is what `error` is. wasmtime 48 reports it only as text ("resource
+/// limit exceeded: {memory} count too high at {n}"); the wording is pinned
+/// by the instance-count tests.
+fn count_exceeded(error: &wasmtime::Error, limits: &Limits) -> Option<String> {
+    let text = error.to_string();
+    let rest = text.strip_prefix("resource limit exceeded: ")?;
+    let (what, needed) = rest.split_once(" count too high at ")?;
+    let (noun, limit, setting) = match what {
+        "instance" => (
+            "core instances",
+            limits.instances(),
+            "Limits::max_instances",
+        ),
+        "memory" => ("memories", limits.memories(), "Limits::max_memories"),
+        "table" => ("tables", limits.tables(), "Limits::max_tables"),
+        _ => return None,
+    };
+    Some(format!(
+        "the component needs at least {needed} {noun}, limit {limit} (raise {setting}, \
+         or `{}` in a policy's [limits])",
+        setting.trim_start_matches("Limits::")
+    ))
 }
 
 fn limit_message(exceeded: Exceeded, trap: Option<wasmtime::Trap>) -> (ErrorKind, String) {

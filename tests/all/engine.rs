@@ -59,17 +59,30 @@ fn instance_count_limit_is_enforced_at_instantiation() {
     let hello = plugin(&engine, "hello").with_limits(Limits::default().max_instances(0));
     let error = hello.instantiate().unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InstanceLimit, "{error:?}");
+    assert_eq!(
+        error.message(),
+        "the component needs at least 1 core instances, limit 0 (raise \
+         Limits::max_instances, or `max_instances` in a policy's [limits])"
+    );
     // The lean plugin is one core instance with one memory and one table:
-    // none of them is allowed, each refused at instantiation; one of each is.
-    for limits in [
-        Limits::default().max_memories(0),
-        Limits::default().max_tables(0),
+    // none of them is allowed, each refused at instantiation, naming the
+    // limit; one of each is.
+    for (limits, named) in [
+        (
+            Limits::default().max_memories(0),
+            "memories, limit 0 (raise Limits::max_memories",
+        ),
+        (
+            Limits::default().max_tables(0),
+            "tables, limit 0 (raise Limits::max_tables",
+        ),
     ] {
         let error = plugin(&engine, "hello")
             .with_limits(limits)
             .instantiate()
             .unwrap_err();
         assert_eq!(error.kind(), ErrorKind::InstanceLimit, "{error:?}");
+        assert!(error.message().contains(named), "{error}");
     }
     let one_each = Limits::default()
         .max_instances(1)

@@ -104,8 +104,13 @@ cases! {
     too_many_core_instances_fail_instantiation:
         |engine| {
             let hello = plugbox_artifacts::HELLO.bytes;
-            instantiation(&engine, hello, Limits::default().max_instances(0))
-        } => ErrorKind::InstanceLimit;
+            let error = Plugin::new(&engine, hello)
+                .unwrap()
+                .with_limits(Limits::default().max_instances(0))
+                .instantiate()
+                .unwrap_err();
+            (error.kind(), error.message().contains("core instances, limit 0"))
+        } => (ErrorKind::InstanceLimit, true);
     initial_memory_above_the_limit_fails_instantiation:
         |engine| {
             let hello = plugbox_artifacts::HELLO.bytes;
