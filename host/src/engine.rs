@@ -48,7 +48,18 @@ pub struct EngineBuilder {
     max_async_calls: Option<u32>,
     cache_dir: Option<PathBuf>,
     max_component_bytes: usize,
+    instance_budget: InstanceBudget,
     kv_store: KvHandle,
+}
+
+/// What one instance may hold of the pool's core instances, memories and
+/// tables ([`EngineBuilder::core_instances_per_instance`] and its
+/// siblings).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InstanceBudget {
+    pub(crate) core_instances: u32,
+    pub(crate) memories: u32,
+    pub(crate) tables: u32,
 }
 
 /// The key-value backend, printable.
@@ -72,6 +83,11 @@ impl Default for EngineBuilder {
             max_async_calls: None,
             cache_dir: None,
             max_component_bytes: 64 << 20,
+            instance_budget: InstanceBudget {
+                core_instances: 16,
+                memories: 2,
+                tables: 16,
+            },
             kv_store: KvHandle(Arc::new(MemoryKv::new())),
         }
     }
@@ -91,7 +107,9 @@ impl EngineBuilder {
     ///
     /// Memory accesses are bounds-checked explicitly (no multi-GiB guard
     /// regions), so a small slot costs little address space: with 1,000
-    /// instances of 16 MiB the pool reserves 16 GiB of the 128 TiB available.
+    /// instances of two 16 MiB slots each
+    /// ([`memories_per_instance`](Self::memories_per_instance)) the pool
+    /// reserves 32 GiB of the 128 TiB available.
     /// The slot must hold a plugin's initial memory (Rust's default 1 MiB
     /// shadow stack included).
     pub fn memory_slot_bytes(mut self, bytes: usize) -> Self {
@@ -169,6 +187,40 @@ impl EngineBuilder {
         self
     }
 
+    /// Most core (module) instances one instance of a component may create,
+    /// under [`Allocator::Pooling`]: the pool holds capacity × this many. A
+    /// component that needs more is refused when it is loaded
+    /// ([`ErrorKind::InstanceLimit`], naming both numbers). At least 1;
+    /// default: 16.
+    ///
+    /// Measured needs: a lean Rust plugin 1, a `std` Rust plugin 4 (its
+    /// WASI adapter and shims), QuickJS (componentize-qjs) 8, CPython
+    /// (componentize-py) 14. [`Limits::max_instances`](crate::Limits::max_instances)
+    /// bounds each plugin's instances below this.
+    pub fn core_instances_per_instance(mut self, count: u32) -> Self {
+        self.instance_budget.core_instances = count;
+        self
+    }
+
+    /// Most linear memories one instance may create, under
+    /// [`Allocator::Pooling`] (the pool holds capacity × this many memory
+    /// slots of [`memory_slot_bytes`](Self::memory_slot_bytes) each; address
+    /// space only, until touched). A component that needs more is refused
+    /// when it is loaded. At least 1; default: 2 (QuickJS needs 2; Rust, C, Go, CPython
+    /// and StarlingMonkey components 1).
+    pub fn memories_per_instance(mut self, count: u32) -> Self {
+        self.instance_budget.memories = count;
+        self
+    }
+
+    /// Most tables one instance may create, under [`Allocator::Pooling`]
+    /// (the pool holds capacity × this many). A component that needs more is
+    /// refused when it is loaded. At least 1; default: 16.
+    pub fn tables_per_instance(mut self, count: u32) -> Self {
+        self.instance_budget.tables = count;
+        self
+    }
+
     /// The backend of the `kv` host function, shared by every plugin of the
     /// engine (each in its own namespace). Default: a [`MemoryKv`].
     pub fn kv_store(mut self, store: Arc<dyn KvStore>) -> Self {
@@ -187,6 +239,19 @@ impl EngineBuilder {
     pub fn build(self) -> Result<Engine> {
         if self.epoch_tick.is_zero() {
             return Err(Error::new(ErrorKind::Config, "epoch tick must be non-zero"));
+        }
+        let budget = self.instance_budget;
+        for (count, setting) in [
+            (budget.core_instances, "core_instances_per_instance"),
+            (budget.memories, "memories_per_instance"),
+            (budget.tables, "tables_per_instance"),
+        ] {
+            if count == 0 {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("EngineBuilder::{setting} must be at least 1"),
+                ));
+            }
         }
         if let Allocator::Pooling { capacity: 0 } = self.allocator {
             return Err(Error::new(
@@ -246,13 +311,17 @@ impl EngineBuilder {
             .parallel_compilation(true);
         if let Allocator::Pooling { capacity } = self.allocator {
             let mut pool = wasmtime::PoolingAllocationConfig::default();
+            let budget = self.instance_budget;
             pool.total_component_instances(capacity)
-                // A lean plugin is one core instance, one memory and one table;
-                // a WASI `std` plugin adds a few core instances and tables
-                // (adapter and shims) but no memory.
-                .total_core_instances(capacity.saturating_mul(4))
-                .total_memories(capacity)
-                .total_tables(capacity.saturating_mul(4))
+                // Every instance may hold its whole budget at once, so a
+                // full pool means every slot is taken, never that one
+                // tenant's needs crowd out another's.
+                .max_core_instances_per_component(budget.core_instances)
+                .max_memories_per_component(budget.memories)
+                .max_tables_per_component(budget.tables)
+                .total_core_instances(capacity.saturating_mul(budget.core_instances))
+                .total_memories(capacity.saturating_mul(budget.memories))
+                .total_tables(capacity.saturating_mul(budget.tables))
                 .max_memory_size(self.memory_slot_bytes)
                 .linear_memory_keep_resident(self.keep_resident_bytes)
                 .table_keep_resident(self.keep_resident_bytes.min(16 << 10))

@@ -56,7 +56,15 @@ impl Plugin {
     ///   export the plugbox handler, or imports something the host does not
     ///   provide. The message names the item;
     /// - [`ErrorKind::MemoryLimit`]: its initial linear memory is larger than
-    ///   the engine's memory slots.
+    ///   the engine's memory slots;
+    /// - [`ErrorKind::InstanceLimit`]: it needs more core instances,
+    ///   memories or tables than the engine's pool allows one instance
+    ///   ([`EngineBuilder::core_instances_per_instance`](crate::EngineBuilder::core_instances_per_instance)
+    ///   and its siblings); the message names the need, the limit and the
+    ///   setting.
+    ///
+    /// Every refusal keeps wasmtime's own error as its
+    /// [`source`](std::error::Error::source), and the message quotes it.
     pub fn new(engine: &Engine, bytes: &[u8]) -> Result<Self> {
         engine.check_component_size(bytes.len() as u64)?;
         let hash = cache::content_hash(bytes);
@@ -67,13 +75,7 @@ impl Plugin {
         let instance_pre = engine
             .linker(fit.imports_wasi)
             .instantiate_pre(&component)
-            .map_err(|error| {
-                Error::new(
-                    ErrorKind::InterfaceMismatch,
-                    "the component's imports do not match what the host provides",
-                )
-                .with_wasmtime(error)
-            })?;
+            .map_err(crate::refusal::link_error)?;
         let mismatch = |error| {
             Error::new(
                 ErrorKind::InterfaceMismatch,
@@ -277,14 +279,8 @@ pub(crate) fn compile(
             Err(Miss::Absent | Miss::Corrupt | Miss::Incompatible) => {}
         }
     }
-    let component =
-        wasmtime::component::Component::new(engine.wasmtime(), bytes).map_err(|error| {
-            Error::new(
-                ErrorKind::InvalidComponent,
-                "the component failed validation or compilation",
-            )
-            .with_wasmtime(error)
-        })?;
+    let component = wasmtime::component::Component::new(engine.wasmtime(), bytes)
+        .map_err(crate::refusal::compile_error)?;
     if let Some(cache) = engine.cache() {
         cache.store(hash, &component);
     }

@@ -282,32 +282,63 @@ fn classify(
             Some(exceeded) => limit_message(exceeded, Some(*trap)),
             None => (ErrorKind::Trap, trap.to_string()),
         },
-        None if error.is::<wasmtime::PoolConcurrencyLimitError>() => (
-            ErrorKind::PoolExhausted,
-            "every instance slot of the engine's pool is in use".to_string(),
-        ),
-        None => match (exceeded, stage) {
-            (Some(exceeded), _) => limit_message(exceeded, None),
-            (None, _) if crate::error::os_error_in(&error).is_some() => (
-                ErrorKind::HostResources,
-                format!(
-                    "the operating system refused memory for the instance (vm.max_map_count \
-                     or the address-space limit): {error}"
-                ),
-            ),
-            (None, Stage::Instantiate) => match count_exceeded(&error, limits) {
-                Some(message) => (ErrorKind::InstanceLimit, message),
-                // Not a limit of ours: wasmtime could not instantiate the
-                // component on this engine; its reason is the source.
-                None => (
-                    ErrorKind::InvalidComponent,
-                    format!("the engine could not instantiate the component: {error}"),
-                ),
-            },
-            (None, Stage::Call) => (ErrorKind::Trap, error.to_string()),
+        None => match error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+            Some(full) => (ErrorKind::PoolExhausted, pool_full_message(full)),
+            None => other_failure(&error, limits, stage, exceeded),
         },
     };
     Error::new(kind, message).with_wasmtime(error)
+}
+
+/// What a full pool is full of. wasmtime's error names it only in its text
+/// ("maximum concurrent limit of 1000 for component instances reached").
+fn pool_full_message(full: &wasmtime::PoolConcurrencyLimitError) -> String {
+    let text = full.to_string();
+    let (limit, what) = text
+        .strip_prefix("maximum concurrent limit of ")
+        .and_then(|rest| rest.strip_suffix(" reached"))
+        .and_then(|rest| rest.split_once(" for "))
+        .unwrap_or(("?", "instance slots"));
+    match what {
+        "component instances" => format!(
+            "every one of the engine's {limit} instance slots is in use by a live instance \
+             (Allocator::Pooling capacity)"
+        ),
+        "fibers" => format!(
+            "every one of the engine's {limit} fiber stacks is held by a live instance \
+             (EngineBuilder::max_async_calls)"
+        ),
+        other => format!("the pool's {limit} {other} are all held by live instances"),
+    }
+}
+
+/// A failure that is neither a trap nor a full pool.
+fn other_failure(
+    error: &wasmtime::Error,
+    limits: &Limits,
+    stage: Stage,
+    exceeded: Option<Exceeded>,
+) -> (ErrorKind, String) {
+    match (exceeded, stage) {
+        (Some(exceeded), _) => limit_message(exceeded, None),
+        (None, _) if crate::error::os_error_in(error).is_some() => (
+            ErrorKind::HostResources,
+            format!(
+                "the operating system refused memory for the instance (vm.max_map_count \
+                     or the address-space limit): {error}"
+            ),
+        ),
+        (None, Stage::Instantiate) => match count_exceeded(error, limits) {
+            Some(message) => (ErrorKind::InstanceLimit, message),
+            // Not a limit of ours: wasmtime could not instantiate the
+            // component on this engine; its reason is the source.
+            None => (
+                ErrorKind::InvalidComponent,
+                format!("the engine could not instantiate the component: {error}"),
+            ),
+        },
+        (None, Stage::Call) => (ErrorKind::Trap, error.to_string()),
+    }
 }
 
 /// The message for wasmtime's refusal of a component that needs more core

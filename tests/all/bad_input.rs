@@ -219,3 +219,22 @@ fn oversized_components_are_refused_before_they_are_read() {
     );
     assert_eq!(from_file.kind(), ErrorKind::InvalidComponent);
 }
+
+#[test]
+fn a_wasi_import_the_host_does_not_link_is_named() {
+    // componentize-js's default build imports wasi:http, which plugbox does
+    // not link: the refusal names the interface wasmtime could not find.
+    let importing = handler_component(
+        r#"(import "wasi:http/outgoing-handler@0.2.10" (instance (export "handle" (func))))"#,
+        "(list u8)",
+    );
+    let error = Plugin::new(&engine(), &importing).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InterfaceMismatch);
+    assert!(
+        error
+            .message()
+            .contains("wasi:http/outgoing-handler@0.2.10"),
+        "{error}"
+    );
+    assert!(std::error::Error::source(&error).is_some());
+}

@@ -33,6 +33,11 @@ fn full_pool_is_a_typed_error_and_frees_on_drop() {
     let _second = hello.instantiate().unwrap();
     let error = hello.instantiate().unwrap_err();
     assert_eq!(error.kind(), ErrorKind::PoolExhausted, "{error:?}");
+    assert_eq!(
+        error.message(),
+        "every one of the engine's 2 instance slots is in use by a live instance \
+         (Allocator::Pooling capacity)"
+    );
     drop(first);
     let mut third = hello.instantiate().unwrap();
     assert_eq!(third.call(b"slot").unwrap().output, b"SLOT");
@@ -350,4 +355,80 @@ fn host_refusal_child() {
     let mut instance = hello.instantiate().unwrap();
     let output = instance.call(b"hello").unwrap().output;
     println!("then: {}", String::from_utf8_lossy(&output));
+}
+
+#[test]
+fn a_component_over_the_pools_per_instance_budget_is_refused_at_load() {
+    // `hello-std` (its module and the shim and fixup modules of its WASI
+    // imports) is 3 core instances.
+    let engine = Engine::builder()
+        .allocator(Allocator::Pooling { capacity: 4 })
+        .core_instances_per_instance(2)
+        .build()
+        .unwrap();
+    let artifact = plugbox_artifacts::by_name("hello-std").unwrap();
+    let error = Plugin::new(&engine, artifact.bytes).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InstanceLimit, "{error:?}");
+    assert_eq!(
+        error.message(),
+        "the component needs 3 core instances, more than the 2 this engine's pool allows \
+         one instance (raise EngineBuilder::core_instances_per_instance)"
+    );
+    // Two core modules with a memory each, against a budget of one memory.
+    let two_memories = wat::parse_str(
+        r#"(component
+            (core module $m (memory 1))
+            (core instance (instantiate $m))
+            (core instance (instantiate $m)))"#,
+    )
+    .unwrap();
+    let engine = Engine::builder().memories_per_instance(1).build().unwrap();
+    let error = Plugin::new(&engine, &two_memories).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InstanceLimit, "{error:?}");
+    assert_eq!(
+        error.message(),
+        "the component needs 2 linear memories, more than the 1 this engine's pool allows \
+         one instance (raise EngineBuilder::memories_per_instance)"
+    );
+    // `hello-std`'s modules define more than one table.
+    let engine = Engine::builder().tables_per_instance(1).build().unwrap();
+    let error = Plugin::new(&engine, artifact.bytes).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InstanceLimit, "{error:?}");
+    assert!(
+        error.message().ends_with(
+            "tables, more than the 1 this engine's pool allows one instance \
+                        (raise EngineBuilder::tables_per_instance)"
+        ),
+        "{error}"
+    );
+    // A budget of zero is a configuration error.
+    for builder in [
+        Engine::builder().core_instances_per_instance(0),
+        Engine::builder().memories_per_instance(0),
+        Engine::builder().tables_per_instance(0),
+    ] {
+        let error = builder.build().unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Config, "{error:?}");
+        assert!(
+            error.message().contains("_per_instance must be at least 1"),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn a_one_slot_engine_hosts_a_wasi_plugin_with_the_default_budgets() {
+    // The CLI's engine: one slot. Each instance may hold its whole budget,
+    // so a 3-core-instance plugin fits, and a second instance is refused
+    // as what it is: the one slot is taken.
+    let engine = Engine::builder()
+        .allocator(Allocator::Pooling { capacity: 1 })
+        .build()
+        .unwrap();
+    let std_hello = plugin(&engine, "hello-std");
+    let mut first = std_hello.instantiate().unwrap();
+    assert_eq!(first.call(b"one slot").unwrap().output, b"ONE SLOT");
+    let error = std_hello.instantiate().unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::PoolExhausted, "{error:?}");
+    assert!(error.message().contains("1 instance slots"), "{error}");
 }
