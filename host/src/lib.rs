@@ -67,6 +67,7 @@ pub mod kv;
 mod limits;
 mod plugin;
 pub mod policy;
+pub mod safe_text;
 mod tenant;
 mod ticker;
 #[cfg(feature = "wasi")]
