@@ -22,6 +22,7 @@ mod neighbour;
 mod plugins;
 mod soak;
 mod traced;
+mod untrusted_text;
 
 use plugbox::{Allocator, Engine, Plugin};
 
