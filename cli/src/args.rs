@@ -17,7 +17,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Call a plugin once and print its output, the fuel used and the time.
+    /// Call a plugin once and print its output, the fuel used and the time
+    /// (and on stderr its logs and captured output, escaped).
     Run(Run),
     /// Print a component's imports and exports and whether it fits the
     /// plugbox world.

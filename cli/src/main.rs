@@ -2,7 +2,9 @@
 //!
 //! Every failure is one line on stderr and a non-zero exit status: 2 for bad
 //! arguments, 1 for everything else (unreadable or invalid plugins, traps,
-//! limits).
+//! limits). Whatever a plugin says (its error, logs, captured output, the
+//! names in its backtrace) is shown escaped (`plugbox::safe_text`), so that
+//! it cannot drive the terminal or pass for a line of plugbox's own.
 
 mod args;
 mod logs;

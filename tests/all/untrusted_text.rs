@@ -286,3 +286,24 @@ fn component_names_with_escapes_are_refused_with_an_inert_error() {
         );
     }
 }
+
+/// An embedder's code around a custom-world call fails quoting what the
+/// guest sent (a common shape: "bad category `...`"); the trap's message
+/// then holds guest text, and shows it escaped.
+#[test]
+fn a_trap_message_quoting_guest_data_displays_escaped() {
+    let engine = engine();
+    let world = plugbox::CustomWorld::new(&engine, |_| Ok(())).unwrap();
+    let hello =
+        plugbox::CustomPlugin::new(&engine, &world, plugbox_artifacts::HELLO.bytes).unwrap();
+    let mut instance = hello.instantiate().unwrap();
+    let error = instance
+        .call(|_, _| -> plugbox::wasmtime::Result<()> {
+            Err(plugbox::wasmtime::format_err!("bad category `{HOSTILE}`"))
+        })
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Trap, "{error:?}");
+    let shown = error.to_string();
+    assert_eq!(shown, format!("plugin trapped: bad category `{SHOWN}`"));
+    assert_inert(&format!("{error:?}"));
+}

@@ -123,7 +123,7 @@ impl CallBudget {
         let before = self
             .log_bytes_left
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                Some(left.checked_sub(cost).unwrap_or(0))
+                Some(left.saturating_sub(cost))
             })
             .unwrap_or(0);
         let charged = before >= cost;
