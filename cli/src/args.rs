@@ -17,7 +17,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Call a plugin once and print its output, the fuel used and the time.
+    /// Call a plugin once and print its output, the fuel used and the time
+    /// (and on stderr its logs and captured output, escaped).
     Run(Run),
     /// Print a component's imports and exports and whether it fits the
     /// plugbox world.
@@ -123,6 +124,12 @@ pub struct Run {
     /// On a trap, also print the wasm backtrace.
     #[arg(long)]
     pub backtrace: bool,
+    /// Show the plugin's logs (its `log` calls, stdio in `tracing` mode) from
+    /// this level up on stderr: trace, debug, info, warn, error or off.
+    /// Default: info, or what RUST_LOG says (`target=level` directives;
+    /// plugin logs have the targets plugbox::plugin and plugbox::guest).
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<tracing_subscriber::filter::LevelFilter>,
 }
 
 #[derive(Debug, Args)]

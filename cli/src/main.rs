@@ -2,11 +2,15 @@
 //!
 //! Every failure is one line on stderr and a non-zero exit status: 2 for bad
 //! arguments, 1 for everything else (unreadable or invalid plugins, traps,
-//! limits).
+//! limits). Whatever a plugin says (its error, logs, captured output, the
+//! names in its backtrace) is shown escaped (`plugbox::safe_text`), so that
+//! it cannot drive the terminal or pass for a line of plugbox's own.
 
 mod args;
+mod logs;
+mod show;
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -32,7 +36,7 @@ fn main() -> ExitCode {
         Err(failure) => {
             eprintln!("plugbox: {}", failure.message);
             if let Some(backtrace) = failure.backtrace {
-                eprintln!("{backtrace}");
+                eprint!("{}", show::backtrace(&backtrace));
             }
             ExitCode::FAILURE
         }
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
 }
 
 /// A failure to report: one line, plus the wasm backtrace if asked for.
+#[derive(Debug)]
 struct Failure {
     message: String,
     backtrace: Option<String>,
@@ -55,6 +60,13 @@ impl From<plugbox::Error> for Failure {
 }
 
 impl Failure {
+    fn new(message: String) -> Self {
+        Self {
+            message,
+            backtrace: None,
+        }
+    }
+
     fn io(what: &str, error: std::io::Error) -> Self {
         Self {
             message: format!("{what}: {error}"),
@@ -88,6 +100,8 @@ fn engine_for(memory_bytes: usize) -> Result<Engine, Failure> {
 }
 
 fn run_plugin(run: &Run) -> Result<(), Failure> {
+    let rust_log = std::env::var("RUST_LOG").ok();
+    logs::install(logs::filter(run.log_level, rust_log.as_deref())?)?;
     let policy = match &run.policy {
         Some(path) => Policy::from_file(path)?,
         None => Policy::default(),
@@ -132,17 +146,7 @@ fn run_plugin(run: &Run) -> Result<(), Failure> {
         ("stdout", instance.take_stdout()),
         ("stderr", instance.take_stderr()),
     ] {
-        if !captured.bytes.is_empty() {
-            let truncated = if captured.truncated {
-                " (truncated)"
-            } else {
-                ""
-            };
-            eprintln!(
-                "plugin {name}{truncated}: {}",
-                String::from_utf8_lossy(&captured.bytes).trim_end()
-            );
-        }
+        eprint!("{}", show::captured(name, &captured));
     }
     let response = result.map_err(|error| Failure {
         backtrace: run
@@ -152,10 +156,15 @@ fn run_plugin(run: &Run) -> Result<(), Failure> {
         message: error.to_string(),
     })?;
     let mut stdout = std::io::stdout().lock();
+    let output = if stdout.is_terminal() {
+        show::for_terminal(&response.output)
+    } else {
+        response.output
+    };
     stdout
-        .write_all(&response.output)
+        .write_all(&output)
         .and_then(|()| {
-            if !response.output.ends_with(b"\n") && !response.output.is_empty() {
+            if !output.ends_with(b"\n") && !output.is_empty() {
                 stdout.write_all(b"\n")?;
             }
             stdout.flush()
@@ -217,7 +226,7 @@ fn inspect_plugin(inspect: &Inspect) -> Result<(), Failure> {
         Err(error) => println!(
             "plugbox world {}: does not fit: {}",
             plugbox::WORLD,
-            error.message()
+            plugbox::safe_text::escape(error.message())
         ),
     }
     Ok(())

@@ -1,7 +1,17 @@
 //! A readable description of a component's imports and exports, in WIT-like
 //! notation: what `plugbox inspect` prints and what load errors name.
+//!
+//! The names come from the component, that is from its author: its
+//! `Display` shows every name and signature escaped ([`safe_text`]). (The
+//! component model's validation admits only kebab-case names and semver
+//! versions, so a valid component has nothing to escape; this holds even if
+//! that changes.)
+//!
+//! [`safe_text`]: crate::safe_text
 
 use std::fmt;
+
+use crate::safe_text::escape;
 
 use wasmtime::component::types::Type;
 use wasmtime::component::types::{self, ComponentItem};
@@ -209,7 +219,8 @@ pub(crate) fn wit(ty: &Type) -> String {
 }
 
 impl fmt::Display for ComponentInfo {
-    /// One line per import/export, functions indented below their interface.
+    /// One line per import/export, functions indented below their
+    /// interface; names and signatures escaped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (heading, items) in [("imports", &self.imports), ("exports", &self.exports)] {
             writeln!(
@@ -221,18 +232,60 @@ impl fmt::Display for ComponentInfo {
                 match item.kind {
                     ItemKind::Function => {
                         for function in &item.functions {
-                            writeln!(f, "  {}: {}", item.name, function.signature)?;
+                            let (name, signature) =
+                                (escape(&item.name), escape(&function.signature));
+                            writeln!(f, "  {name}: {signature}")?;
                         }
                     }
                     kind => {
-                        writeln!(f, "  {} ({kind})", item.name)?;
+                        writeln!(f, "  {} ({kind})", escape(&item.name))?;
                         for function in &item.functions {
-                            writeln!(f, "    {}: {}", function.name, function.signature)?;
+                            let (name, signature) =
+                                (escape(&function.name), escape(&function.signature));
+                            writeln!(f, "    {name}: {signature}")?;
                         }
                     }
                 }
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_escapes_the_components_own_names() {
+        let function = |name: &str, signature: &str| Function {
+            name: name.into(),
+            signature: signature.into(),
+        };
+        let info = ComponentInfo {
+            imports: vec![Item {
+                name: "evil:\x1b[2J/iface\n  forged (instance)".into(),
+                kind: ItemKind::Instance,
+                functions: vec![function("f\u{202e}gnp", "func(x\r: string)")],
+            }],
+            exports: vec![Item {
+                name: "run\x07".into(),
+                kind: ItemKind::Function,
+                functions: vec![function("run\x07", "func() -> \u{9b}31m")],
+            }],
+        };
+        let shown = info.to_string();
+        assert_eq!(
+            shown,
+            "imports: \n  evil:\\x1b[2J/iface\\n  forged (instance) (instance)\n    \
+             f\\u{202e}gnp: func(x\\r: string)\nexports: \n  run\\x07: func() -> \\u{9b}31m\n"
+        );
+        // Five lines of ours, nothing raw in them.
+        assert_eq!(shown.lines().count(), 5);
+        assert!(
+            !shown
+                .chars()
+                .any(|c| c != '\n' && crate::safe_text::is_escaped(c))
+        );
     }
 }

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::safe_text::escape;
+
 /// What went wrong, for callers to branch on.
 ///
 /// Match on this, never on the error's text. New kinds may be added in minor
@@ -119,6 +121,18 @@ impl fmt::Display for ErrorKind {
 /// An error from plugbox: a [`kind`](Error::kind) to branch on, a message
 /// for people, the underlying cause as [`source`](std::error::Error::source),
 /// and for traps the wasm backtrace.
+///
+/// Its `Display` (and `Debug`) is safe to print and log whatever the plugin
+/// put in it: the message, which may quote a guest (a guest error's own text,
+/// a trap quoting guest data), is shown through [`safe_text::escape`]
+/// (control characters, newlines and bidi overrides escaped: one inert line)
+/// and cut after [`Error::DISPLAY_MESSAGE_BYTES`] bytes, saying how many were
+/// left out. The raw text stays available: [`Error::guest_message`],
+/// [`Error::message`]. The [`source`](std::error::Error::source) chain and
+/// [`Error::wasm_backtrace`] are raw too (a backtrace names the guest's own
+/// functions): escape them before printing.
+///
+/// [`safe_text::escape`]: crate::safe_text::escape
 pub struct Error {
     inner: Box<Inner>,
 }
@@ -166,10 +180,25 @@ impl Error {
         self.inner.kind
     }
 
+    /// The most bytes of the message that `Display` shows (4 KiB); the rest
+    /// is counted (`… (N more bytes)`).
+    pub const DISPLAY_MESSAGE_BYTES: usize = 4096;
+
     /// The message, without the kind or the cause (for a guest error: the
-    /// plugin's own message).
+    /// plugin's own message), raw: it may hold control characters from the
+    /// plugin. Print it through [`safe_text::escape`](crate::safe_text::escape),
+    /// or print the error itself.
     pub fn message(&self) -> &str {
         &self.inner.message
+    }
+
+    /// For [`ErrorKind::Guest`]: the plugin's own error message, exactly as
+    /// it returned it (up to [`Limits::max_output_bytes`]), control
+    /// characters and all. `None` for every other kind.
+    ///
+    /// [`Limits::max_output_bytes`]: crate::Limits::max_output_bytes
+    pub fn guest_message(&self) -> Option<&str> {
+        (self.inner.kind == ErrorKind::Guest).then_some(self.inner.message.as_str())
     }
 
     /// For traps: the wasm call stack at the trap, innermost frame first, as
@@ -218,7 +247,9 @@ impl fmt::Debug for Error {
             .field("message", &self.inner.message);
         if let Some(source) = &self.inner.source {
             match source {
-                Source::Wasmtime(error) => debug.field("source", &format_args!("{error:#}")),
+                Source::Wasmtime(error) => {
+                    debug.field("source", &format_args!("{}", escape(&format!("{error:#}"))))
+                }
                 Source::Io(error) => debug.field("source", error),
             };
         }
@@ -232,7 +263,8 @@ impl fmt::Display for Error {
         if self.inner.message.is_empty() {
             write!(f, "{}", self.inner.kind)
         } else {
-            write!(f, "{}: {}", self.inner.kind, self.inner.message)
+            let message = escape(&self.inner.message).truncate(Self::DISPLAY_MESSAGE_BYTES);
+            write!(f, "{}: {message}", self.inner.kind)
         }
     }
 }
@@ -262,6 +294,48 @@ mod tests {
         );
         assert_eq!(error.kind(), ErrorKind::InputTooLarge);
         assert!(!error.is_trap());
+    }
+
+    #[test]
+    fn display_of_a_guest_message_is_one_inert_line_and_the_raw_text_is_kept() {
+        let hostile =
+            "\x1b[2J\x1b[31mPWNED\x1b]0;title\x07 line2\nforged: INFO fake \u{202e}gpj.exe\0";
+        let error = Error::new(ErrorKind::Guest, hostile);
+        let shown = error.to_string();
+        assert_eq!(
+            shown,
+            r"plugin returned an error: \x1b[2J\x1b[31mPWNED\x1b]0;title\x07 line2\nforged: INFO fake \u{202e}gpj.exe\0"
+        );
+        assert!(
+            !shown.chars().any(crate::safe_text::is_escaped),
+            "{shown:?}"
+        );
+        assert!(
+            !format!("{error:?}")
+                .chars()
+                .any(crate::safe_text::is_escaped)
+        );
+        assert_eq!(error.guest_message(), Some(hostile));
+        assert_eq!(error.message(), hostile);
+        // Only guest errors have a guest message.
+        assert_eq!(Error::new(ErrorKind::Trap, "x").guest_message(), None);
+    }
+
+    #[test]
+    fn display_cuts_a_flood_and_counts_what_it_left_out() {
+        let flood = "\0".repeat(1 << 20);
+        let error = Error::new(ErrorKind::Guest, flood.clone());
+        let shown = error.to_string();
+        let kept = Error::DISPLAY_MESSAGE_BYTES;
+        assert_eq!(
+            shown,
+            format!(
+                "plugin returned an error: {}… ({} more bytes)",
+                r"\0".repeat(kept),
+                (1 << 20) - kept
+            )
+        );
+        assert_eq!(error.guest_message(), Some(flood.as_str()));
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub(crate) struct EpochBudget {
 pub struct HostContext {
     pub(crate) limiter: StoreLimiter,
     pub(crate) host: Arc<HostGrants>,
-    pub(crate) budget: CallBudget,
+    pub(crate) budget: Arc<CallBudget>,
     pub(crate) epoch: EpochBudget,
     pub(crate) canceller: crate::Canceller,
     #[cfg(feature = "wasi")]
@@ -49,10 +49,7 @@ impl std::fmt::Debug for HostContext {
 impl HostContext {
     pub(crate) fn new(limits: Limits, host: Arc<HostGrants>) -> Self {
         Self {
-            budget: CallBudget {
-                log_bytes_left: limits.log_bytes(),
-                logs_dropped: 0,
-            },
+            budget: CallBudget::new(limits.log_bytes()),
             epoch: EpochBudget::default(),
             canceller: crate::Canceller::default(),
             limiter: StoreLimiter::new(limits),
@@ -65,7 +62,7 @@ impl HostContext {
     /// Starts a call: fresh limiter record and log budget.
     pub(crate) fn start_call(&mut self) {
         self.limiter.reset();
-        self.budget.log_bytes_left = self.limiter.limits().log_bytes();
+        self.budget.refill(self.limiter.limits().log_bytes());
     }
 }
 
@@ -113,7 +110,9 @@ impl Authority {
         let mut context = HostContext::new(self.limits, Arc::clone(&self.host));
         #[cfg(feature = "wasi")]
         if imports_wasi {
-            context.wasi = Some(Box::new(self.wasi.build(&self.host.plugin)?));
+            context.wasi = Some(Box::new(
+                self.wasi.build(&self.host.plugin, &context.budget)?,
+            ));
         }
         let _ = imports_wasi;
         Ok(context)

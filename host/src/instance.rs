@@ -254,10 +254,11 @@ impl Instance {
         self.tenant.limits()
     }
 
-    /// `log` messages dropped so far because a call exceeded its
+    /// Log events (`log` messages, lines of stdio in `tracing` mode) dropped
+    /// so far because a call exceeded its
     /// [`Limits::max_log_bytes`](crate::Limits::max_log_bytes).
     pub fn logs_dropped(&self) -> u64 {
-        self.tenant.store.data().budget.logs_dropped
+        self.tenant.store.data().budget.logs_dropped()
     }
 
     /// Takes what the plugin has written to stdout since the last take, if

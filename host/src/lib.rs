@@ -68,6 +68,7 @@ mod limits;
 mod plugin;
 pub mod policy;
 mod refusal;
+pub mod safe_text;
 mod tenant;
 mod ticker;
 #[cfg(feature = "wasi")]

@@ -139,8 +139,10 @@ impl Limits {
         self
     }
 
-    /// Bytes of `log` messages one call may emit; later messages are dropped
-    /// and counted ([`Instance::logs_dropped`](crate::Instance::logs_dropped)).
+    /// Bytes of `log` messages and of stdio lines in `tracing` mode one call
+    /// may emit (each message or line costs at least one byte); once one does
+    /// not fit, the call's later ones are dropped and counted
+    /// ([`Instance::logs_dropped`](crate::Instance::logs_dropped)).
     #[must_use]
     pub fn max_log_bytes(mut self, bytes: usize) -> Self {
         self.max_log_bytes = bytes;

@@ -147,6 +147,7 @@ pub(crate) mod wat_fixtures {
     pub(crate) use super::infinite_loop_in_the_start_function_meets_its_deadline as start_loop;
     pub(crate) use super::table_grow_bomb_hits_the_table_limit as table_grow;
     pub(crate) use super::unknown_host_import_is_refused as unknown_import;
+    pub(crate) use crate::untrusted_text::function_names_with_escapes_stay_raw_only_in_the_backtrace as escape_names;
 }
 
 #[test]

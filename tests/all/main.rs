@@ -22,6 +22,7 @@ mod neighbour;
 mod plugins;
 mod soak;
 mod traced;
+mod untrusted_text;
 mod wasi_guarantees;
 
 use plugbox::{Allocator, Engine, Plugin};

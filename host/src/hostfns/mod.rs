@@ -10,6 +10,8 @@ mod kv;
 mod log;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use wasmtime::component::{HasSelf, Linker};
 
@@ -86,11 +88,53 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostContext>) -> Result<()> {
         })
 }
 
-/// Per-instance accounting of host calls, reset at every call.
-#[derive(Debug)]
+/// Per-instance accounting of what a call logs, refilled at every call and
+/// shared by the `log` host function and stdio in `tracing` mode (which
+/// writes from WASI's output streams, hence atomics behind an `Arc`).
+#[derive(Debug, Default)]
 pub(crate) struct CallBudget {
     /// Log bytes this call may still emit.
-    pub(crate) log_bytes_left: usize,
-    /// Log messages dropped over the instance's life (budget exhausted).
-    pub(crate) logs_dropped: u64,
+    log_bytes_left: AtomicUsize,
+    /// Log events dropped over the instance's life (budget exhausted).
+    logs_dropped: AtomicU64,
+}
+
+impl CallBudget {
+    pub(crate) fn new(log_bytes: usize) -> Arc<Self> {
+        Arc::new(Self {
+            log_bytes_left: AtomicUsize::new(log_bytes),
+            logs_dropped: AtomicU64::new(0),
+        })
+    }
+
+    /// A new call may log `log_bytes`.
+    pub(crate) fn refill(&self, log_bytes: usize) {
+        self.log_bytes_left.store(log_bytes, Ordering::Relaxed);
+    }
+
+    /// Takes an event of `bytes` out of the budget, or counts it as dropped
+    /// (`false`). Every event costs at least one byte, so that empty ones
+    /// are bounded too. An event that does not fit empties the budget: the
+    /// call's later events are dropped as well, so that what reaches the
+    /// logs is a prefix of what the plugin said.
+    pub(crate) fn charge(&self, bytes: usize) -> bool {
+        let cost = bytes.max(1);
+        // Never `Err`: the closure always gives a new value.
+        let before = self
+            .log_bytes_left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                Some(left.saturating_sub(cost))
+            })
+            .unwrap_or(0);
+        let charged = before >= cost;
+        if !charged {
+            self.logs_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        charged
+    }
+
+    /// Log events dropped so far.
+    pub(crate) fn logs_dropped(&self) -> u64 {
+        self.logs_dropped.load(Ordering::Relaxed)
+    }
 }

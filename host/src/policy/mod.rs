@@ -21,7 +21,7 @@
 //! max_memories = 4
 //! max_input_bytes = 1048576
 //! max_output_bytes = 1048576
-//! max_log_bytes = 65536      # per call, through the `log` host function
+//! max_log_bytes = 65536      # per call: `log` messages and traced stdio lines
 //!
 //! # Read-only values for the `config` host function. Default: none.
 //! [config]
@@ -53,7 +53,8 @@
 //!
 //! # Where the plugin's stdout and stderr go: "discard" (default),
 //! # "capture" (kept per instance, up to capture_bytes, then truncated and
-//! # flagged) or "tracing" (the host's `tracing` logs, target "plugbox::guest").
+//! # flagged) or "tracing" (the host's `tracing` logs, target "plugbox::guest",
+//! # one event per line of at most capture_bytes, within max_log_bytes per call).
 //! [stdio]
 //! stdout = "discard"
 //! stderr = "discard"
@@ -231,7 +232,9 @@ pub struct StdioPolicy {
     /// Where stderr goes.
     pub stderr: Output,
     /// With `capture`: bytes kept per stream and instance; the rest is
-    /// dropped and the capture flagged as truncated.
+    /// dropped and the capture flagged as truncated. With `tracing`: bytes
+    /// logged of one line; the rest of the line is counted in its event
+    /// (`… (N more bytes)`), never logged as more events.
     pub capture_bytes: usize,
 }
 
@@ -255,7 +258,11 @@ pub enum Output {
     /// Kept per instance (see [`Instance::take_stdout`](crate::Instance::take_stdout)).
     Capture,
     /// Logged through `tracing` (target `plugbox::guest`), line by line,
-    /// with the plugin's name (field `plugin`) and the stream (`stream`).
+    /// with the plugin's name (field `plugin`) and the stream (`stream`),
+    /// escaped ([`safe_text`](crate::safe_text)). Lines spend the call's
+    /// [`Limits::max_log_bytes`](crate::Limits::max_log_bytes) with the
+    /// `log` host function; beyond it they are dropped and counted
+    /// ([`Instance::logs_dropped`](crate::Instance::logs_dropped)).
     Tracing,
 }
 

@@ -18,6 +18,8 @@ mod random;
 mod stdio;
 mod watchdog;
 
+use std::sync::Arc;
+
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -27,6 +29,7 @@ pub(crate) use watchdog::{IoRuntime, Stop, block_on, watch, watchdog_deadline};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::HostContext;
+use crate::hostfns::CallBudget;
 use crate::policy::Policy;
 
 /// A policy's capabilities, resolved once per plugin.
@@ -59,12 +62,12 @@ impl Grants {
     }
 
     /// A fresh WASI context for one instance of the plugin named `plugin`
-    /// (in logs).
-    pub(crate) fn build(&self, plugin: &str) -> Result<WasiState> {
+    /// (in logs), whose traced output spends `budget`.
+    pub(crate) fn build(&self, plugin: &str, budget: &Arc<CallBudget>) -> Result<WasiState> {
         let mut builder = WasiCtxBuilder::new();
         self.env.grant(&mut builder);
         self.fs.grant(&mut builder)?;
-        let outputs = self.stdio.grant(&mut builder, plugin);
+        let outputs = self.stdio.grant(&mut builder, plugin, budget);
         self.clock.grant(&mut builder);
         self.random.grant(&mut builder);
         self.network.grant(&mut builder);
@@ -87,11 +90,11 @@ impl WasiView for HostContext {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         // Built at instantiation for every plugin linked with WASI; the
         // fallback only keeps this infallible.
-        let plugin = &self.host.plugin;
+        let (plugin, budget) = (&self.host.plugin, &self.budget);
         let state = self.wasi.get_or_insert_with(|| {
             Box::new(
                 Grants::deny_all()
-                    .build(plugin)
+                    .build(plugin, budget)
                     .unwrap_or_else(|_| unreachable!("an empty policy opens nothing")),
             )
         });

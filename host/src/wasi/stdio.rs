@@ -2,6 +2,17 @@
 //! (then truncated and flagged), or logged through `tracing` (target
 //! `plugbox::guest`, one event per line, with the plugin's name and the
 //! stream). stdin is always closed.
+//!
+//! Traced lines are guest text: each is escaped ([`safe_text`]) into one
+//! inert line, cut after `capture_bytes` bytes (the rest of the line is
+//! counted in the event, never split into more events), and charged to the
+//! call's log budget ([`Limits::max_log_bytes`], shared with the `log` host
+//! function; at least one byte per line): lines beyond it are dropped and
+//! counted ([`Instance::logs_dropped`]).
+//!
+//! [`safe_text`]: crate::safe_text
+//! [`Limits::max_log_bytes`]: crate::Limits::max_log_bytes
+//! [`Instance::logs_dropped`]: crate::Instance::logs_dropped
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,7 +23,9 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
 use crate::error::Result;
+use crate::hostfns::CallBudget;
 use crate::policy::{Output, Policy};
+use crate::safe_text::{LeftOut, escape, escape_bytes};
 
 /// What a plugin wrote to a captured stream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,13 +68,23 @@ impl Grant {
         })
     }
 
-    /// Sets one instance's streams; `plugin` names it in traced lines.
-    pub(super) fn grant(&self, builder: &mut WasiCtxBuilder, plugin: &str) -> Outputs {
+    /// Sets one instance's streams; `plugin` names it in traced lines, which
+    /// spend `budget`.
+    pub(super) fn grant(
+        &self,
+        builder: &mut WasiCtxBuilder,
+        plugin: &str,
+        budget: &Arc<CallBudget>,
+    ) -> Outputs {
         let mut outputs = Outputs::default();
-        if let Some(sink) = self.sink(self.stdout, plugin, "stdout", &mut outputs.stdout) {
+        let traced = Traced {
+            plugin: plugin.into(),
+            budget: Arc::clone(budget),
+        };
+        if let Some(sink) = self.sink(self.stdout, &traced, "stdout", &mut outputs.stdout) {
             builder.stdout(sink);
         }
-        if let Some(sink) = self.sink(self.stderr, plugin, "stderr", &mut outputs.stderr) {
+        if let Some(sink) = self.sink(self.stderr, &traced, "stderr", &mut outputs.stderr) {
             builder.stderr(sink);
         }
         outputs
@@ -71,7 +94,7 @@ impl Grant {
     fn sink(
         &self,
         output: Output,
-        plugin: &str,
+        traced: &Traced,
         stream: &'static str,
         captured: &mut Option<Arc<Mutex<Captured>>>,
     ) -> Option<Sink> {
@@ -86,9 +109,9 @@ impl Grant {
                 })
             }
             Output::Tracing => Some(Sink::Tracing {
-                plugin: plugin.into(),
+                traced: traced.clone(),
                 stream,
-                line: Arc::new(Mutex::new(Vec::new())),
+                line: Arc::new(Mutex::new(Line::default())),
                 cap: self.capture_bytes,
             }),
         }
@@ -104,11 +127,43 @@ enum Sink {
         cap: usize,
     },
     Tracing {
-        plugin: Arc<str>,
+        traced: Traced,
         stream: &'static str,
-        line: Arc<Mutex<Vec<u8>>>,
+        line: Arc<Mutex<Line>>,
         cap: usize,
     },
+}
+
+/// What traced lines share: the plugin's name and the call's log budget.
+#[derive(Clone)]
+struct Traced {
+    plugin: Arc<str>,
+    budget: Arc<CallBudget>,
+}
+
+/// The line being written to a traced stream: its first `cap` bytes, and
+/// how many more it had.
+#[derive(Default)]
+struct Line {
+    kept: Vec<u8>,
+    left_out: usize,
+}
+
+impl Traced {
+    /// Logs one line, if the call's budget has room for it.
+    fn log(&self, stream: &str, line: &Line) {
+        if !self.budget.charge(line.kept.len()) {
+            return;
+        }
+        tracing::info!(
+            target: "plugbox::guest",
+            plugin = %escape(&self.plugin),
+            stream,
+            "{}{}",
+            escape_bytes(&line.kept),
+            LeftOut(line.left_out)
+        );
+    }
 }
 
 impl Sink {
@@ -127,19 +182,27 @@ impl Sink {
                 }
             }
             Self::Tracing {
-                plugin,
+                traced,
                 stream,
                 line,
                 cap,
             } => {
                 let mut pending = line.lock().unwrap_or_else(PoisonError::into_inner);
-                for &byte in bytes {
-                    if byte == b'\n' || pending.len() >= *cap {
-                        log_line(plugin, stream, &pending);
-                        pending.clear();
-                    }
-                    if byte != b'\n' {
-                        pending.push(byte);
+                let mut rest = bytes;
+                while !rest.is_empty() {
+                    let newline = rest.iter().position(|&byte| byte == b'\n');
+                    let part = &rest[..newline.unwrap_or(rest.len())];
+                    let room = cap.saturating_sub(pending.kept.len()).min(part.len());
+                    pending.kept.extend_from_slice(&part[..room]);
+                    pending.left_out += part.len() - room;
+                    match newline {
+                        Some(at) => {
+                            traced.log(stream, &pending);
+                            pending.kept.clear();
+                            pending.left_out = 0;
+                            rest = &rest[at + 1..];
+                        }
+                        None => rest = &[],
                     }
                 }
             }
@@ -147,15 +210,11 @@ impl Sink {
     }
 }
 
-fn log_line(plugin: &str, stream: &str, line: &[u8]) {
-    tracing::info!(target: "plugbox::guest", plugin, stream, "{}", String::from_utf8_lossy(line));
-}
-
 impl Drop for Sink {
     fn drop(&mut self) {
         // The last handle of a tracing stream logs an unterminated last line.
         if let Self::Tracing {
-            plugin,
+            traced,
             stream,
             line,
             ..
@@ -163,8 +222,8 @@ impl Drop for Sink {
             && Arc::strong_count(line) == 1
         {
             let pending = line.lock().unwrap_or_else(PoisonError::into_inner);
-            if !pending.is_empty() {
-                log_line(plugin, stream, &pending);
+            if !pending.kept.is_empty() || pending.left_out > 0 {
+                traced.log(stream, &pending);
             }
         }
     }

@@ -2,6 +2,11 @@
 //! [argument]`). Each is what a buggy or malicious guest really does; the
 //! host must answer each with its typed error and keep serving everyone
 //! else. `ok` answers `ok`, to show the same plugin is served normally.
+//!
+//! Two attacks aim at the people reading what the host prints and logs:
+//! `err TEXT` returns TEXT as its error (escape sequences, forged lines,
+//! bidi overrides: whatever the request holds), and `nul-flood BYTES`
+//! returns an error of BYTES NUL bytes.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
 use core::hint::black_box;
@@ -23,6 +28,11 @@ fn attack(input: &str) -> Result<Vec<u8>, String> {
         "big-output" => {
             let bytes: usize = argument.parse().map_err(|_| "big-output BYTES")?;
             Ok(vec![b'x'; bytes])
+        }
+        "err" => Err(argument.into()),
+        "nul-flood" => {
+            let bytes: usize = argument.parse().map_err(|_| "nul-flood BYTES")?;
+            Err("\0".repeat(bytes))
         }
         other => Err(format!("unknown attack `{other}`")),
     }
