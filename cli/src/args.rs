@@ -130,12 +130,46 @@ pub struct Run {
     /// plugin logs have the targets plugbox::plugin and plugbox::guest).
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<tracing_subscriber::filter::LevelFilter>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct Inspect {
     #[command(flatten)]
     pub plugin: PluginSource,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// Where compiled code is cached between runs.
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// Cache compiled components in DIR (default: $XDG_CACHE_HOME/plugbox,
+    /// else ~/.cache/plugbox), so a large component compiles once. The
+    /// directory must be private to you (mode 0700).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile every time; read and write no cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
+}
+
+impl CacheArgs {
+    /// The cache directory to use, if any.
+    pub fn dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        if let Some(dir) = &self.cache_dir {
+            return Some(dir.clone());
+        }
+        let nonempty = |name| std::env::var_os(name).filter(|value| !value.is_empty());
+        nonempty("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| nonempty("HOME").map(|home| PathBuf::from(home).join(".cache")))
+            .map(|root| root.join("plugbox"))
+    }
 }
 
 #[derive(Debug, Args)]

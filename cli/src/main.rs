@@ -81,7 +81,7 @@ const MAX_WASM32_MEMORY: usize = 1 << 32;
 /// The most `run --input-file` reads when no policy bounds the input.
 const MAX_INPUT_FILE_BYTES: u64 = 256 << 20;
 
-fn engine_for(memory_bytes: usize) -> Result<Engine, Failure> {
+fn engine_for(memory_bytes: usize, cache: &args::CacheArgs) -> Result<Engine, Failure> {
     if memory_bytes > MAX_WASM32_MEMORY {
         return Err(Failure {
             message: format!(
@@ -93,10 +93,13 @@ fn engine_for(memory_bytes: usize) -> Result<Engine, Failure> {
     // One tenant: a pool of one, with a memory slot just large enough
     // (whole 64 KiB wasm pages; no overflow below 4 GiB).
     let slot = memory_bytes.max(1).next_multiple_of(64 << 10);
-    Ok(Engine::builder()
+    let mut builder = Engine::builder()
         .allocator(Allocator::Pooling { capacity: 1 })
-        .memory_slot_bytes(slot)
-        .build()?)
+        .memory_slot_bytes(slot);
+    if let Some(dir) = cache.dir() {
+        builder = builder.cache_dir(dir);
+    }
+    Ok(builder.build()?)
 }
 
 fn run_plugin(run: &Run) -> Result<(), Failure> {
@@ -135,7 +138,7 @@ fn run_plugin(run: &Run) -> Result<(), Failure> {
         // Without a policy, whatever was given on the command line goes in.
         limits = limits.max_input_bytes(input.len().max(base.input_bytes()));
     }
-    let engine = engine_for(memory)?;
+    let engine = engine_for(memory, &run.cache)?;
     let plugin = Plugin::new(&engine, &read(&engine, &run.plugin)?)?
         .with_policy(&policy)?
         .with_limits(limits);
@@ -208,28 +211,36 @@ fn read(engine: &Engine, source: &PluginSource) -> Result<Vec<u8>, Failure> {
     }
 }
 
+/// Describes the component, then runs the checks `run` runs (the world,
+/// linking against what the host provides, the engine's budgets): exits
+/// non-zero with the same reason when `run` would refuse the component.
 fn inspect_plugin(inspect: &Inspect) -> Result<(), Failure> {
-    let engine = engine_for(Limits::default().memory_bytes())?;
+    let engine = engine_for(Limits::default().memory_bytes(), &inspect.cache)?;
     let bytes = read(&engine, &inspect.plugin)?;
     let info = plugbox::inspect(&engine, &bytes)?;
     print!("{info}");
-    match info.check_plugbox_world(true) {
-        Ok(fit) => println!(
-            "plugbox world {}: fits{}",
-            plugbox::WORLD,
-            if fit.imports_wasi {
+    let checked = info
+        .check_plugbox_world(true)
+        .and_then(|_| Plugin::new(&engine, &bytes));
+    match checked {
+        Ok(plugin) => {
+            let imports = if plugin.imports_wasi() {
                 " (imports WASI: gets a deny-by-default WASI context)"
             } else {
                 " (imports nothing)"
-            }
-        ),
-        Err(error) => println!(
-            "plugbox world {}: does not fit: {}",
-            plugbox::WORLD,
-            plugbox::safe_text::escape(error.message())
-        ),
+            };
+            println!("plugbox world {}: fits{imports}", plugbox::WORLD);
+            Ok(())
+        }
+        Err(error) => {
+            println!(
+                "plugbox world {}: does not fit: {}",
+                plugbox::WORLD,
+                plugbox::safe_text::escape(error.message())
+            );
+            Err(error.into())
+        }
     }
-    Ok(())
 }
 
 fn compile_plugin(compile: &Compile) -> Result<(), Failure> {

@@ -9,6 +9,10 @@ fn plugbox(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_plugbox"))
         .args(args)
         .env_remove("RUST_BACKTRACE")
+        // Never the user's cache: each test compiles afresh unless it
+        // passes --cache-dir itself.
+        .env("XDG_CACHE_HOME", "")
+        .env("HOME", "")
         .output()
         .unwrap()
 }
@@ -59,7 +63,17 @@ fn run_reads_files_and_input_files() {
 
 #[test]
 fn limits_from_flags_stop_hostile_plugins() {
-    let spin = plugbox(&["run", "--builtin", "spin", "--timeout", "50"]);
+    // Fuel enough that only the deadline can stop it, even when a busy
+    // machine delays the epoch ticker.
+    let spin = plugbox(&[
+        "run",
+        "--builtin",
+        "spin",
+        "--timeout",
+        "50",
+        "--fuel",
+        "1000000000000",
+    ]);
     assert_one_line_failure(&spin, 1, "deadline exceeded");
     let spin = plugbox(&["run", "--builtin", "spin", "--fuel", "1000000"]);
     assert_one_line_failure(&spin, 1, "fuel exhausted");
@@ -368,9 +382,96 @@ fn inspect_says_why_a_component_does_not_fit() {
     let path = dir.path().join("other.wasm");
     std::fs::write(&path, other).unwrap();
     let output = plugbox(&["inspect", path.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    // `run` would refuse it: inspect exits non-zero with the same reason.
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let text = stdout(&output);
     assert!(text.contains("answer: func() -> u32"), "{text}");
     assert!(text.contains(": does not fit: "), "{text}");
     assert!(text.contains("handler"), "{text}");
+    let run = plugbox(&["run", path.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1));
+    let reason = stderr(&run);
+    let reason = reason.trim_end().trim_start_matches("plugbox: ");
+    assert!(
+        stderr(&output).contains(reason),
+        "{reason} vs {}",
+        stderr(&output)
+    );
+
+    // A component that fits the world but imports an interface the host
+    // does not link (componentize-js's default wasi:http): inspect used to
+    // say it fits; it now fails as `run` does, naming the import.
+    let http = wat::parse_str(
+        r#"(component
+            (import "wasi:http/outgoing-handler@0.2.10" (instance (export "handle" (func))))
+            (core module $m
+                (memory (export "memory") 1)
+                (func (export "realloc") (param i32 i32 i32 i32) (result i32) i32.const 8)
+                (func (export "handle") (param i32 i32) (result i32) i32.const 0))
+            (core instance $i (instantiate $m))
+            (func $handle (param "input" (list u8)) (result (result (list u8) (error string)))
+                (canon lift (core func $i "handle") (memory (core memory $i "memory"))
+                    (realloc (core func $i "realloc"))))
+            (instance $handler (export "handle" (func $handle)))
+            (export "plugbox:plugin/handler@0.1.0" (instance $handler)))"#,
+    )
+    .unwrap();
+    let path = dir.path().join("http.wasm");
+    std::fs::write(&path, http).unwrap();
+    let output = plugbox(&["inspect", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let text = stdout(&output);
+    assert!(text.contains(": does not fit: "), "{text}");
+    assert!(text.contains("wasi:http/outgoing-handler@0.2.10"), "{text}");
+    let run = plugbox(&["run", path.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(stderr(&run).contains("wasi:http/outgoing-handler@0.2.10"));
+}
+
+#[test]
+fn run_caches_compiled_code_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("cache");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--builtin", "hello-std", "--input", "cached"];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_plugbox"))
+            .args(&args)
+            .env_remove("RUST_BACKTRACE")
+            .env("XDG_CACHE_HOME", &home)
+            .output()
+            .unwrap()
+    };
+    let first = run(&[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(stdout(&first), "CACHED\n");
+    // One entry, in $XDG_CACHE_HOME/plugbox/<engine key>/.
+    let entries = |root: &std::path::Path| -> usize {
+        std::fs::read_dir(root)
+            .map(|dirs| {
+                dirs.flatten()
+                    .filter(|entry| entry.path().is_dir())
+                    .map(|engine| std::fs::read_dir(engine.path()).unwrap().count())
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    let cached = entries(&home.join("plugbox"));
+    assert!(cached >= 1, "nothing cached");
+    let again = run(&[]);
+    assert_eq!(stdout(&again), "CACHED\n");
+    assert_eq!(entries(&home.join("plugbox")), cached, "compiled twice");
+    // --no-cache reads and writes nothing; --cache-dir picks the place.
+    let elsewhere = dir.path().join("elsewhere");
+    let other = run(&["--cache-dir", elsewhere.to_str().unwrap()]);
+    assert!(other.status.success(), "{}", stderr(&other));
+    assert!(entries(&elsewhere) >= 1);
+    let none = dir.path().join("none");
+    let uncached = Command::new(env!("CARGO_BIN_EXE_plugbox"))
+        .args(["run", "--builtin", "hello", "--input", "x", "--no-cache"])
+        .env("XDG_CACHE_HOME", &none)
+        .output()
+        .unwrap();
+    assert!(uncached.status.success(), "{}", stderr(&uncached));
+    assert!(!none.exists(), "--no-cache wrote a cache");
 }

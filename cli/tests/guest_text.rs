@@ -23,7 +23,10 @@ fn plugbox(args: &[&str], env: &[(&str, &str)]) -> Output {
     command
         .args(args)
         .env_remove("RUST_BACKTRACE")
-        .env_remove("RUST_LOG");
+        .env_remove("RUST_LOG")
+        // Never the user's compiled-code cache.
+        .env("XDG_CACHE_HOME", "")
+        .env("HOME", "");
     for (key, value) in env {
         command.env(key, value);
     }
