@@ -270,7 +270,7 @@ pub(crate) fn compile(
     if let Some(cache) = engine.cache() {
         match cache.load(engine.wasmtime(), hash) {
             Ok(component) => return Ok((component, true)),
-            Err(Miss::Absent | Miss::Corrupt | Miss::Incompatible) => {}
+            Err(Miss::Absent | Miss::Corrupt | Miss::Misplaced | Miss::Incompatible) => {}
         }
     }
     let component =
