@@ -19,7 +19,7 @@ use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::{Authority, HostContext};
 use crate::limits::Limits;
-use crate::plugin::{compile, default_name};
+use crate::plugin::{Identity, compile};
 use crate::tenant::{Mode, Tenant};
 use crate::world::is_wasi_import;
 
@@ -71,7 +71,7 @@ pub struct CustomPlugin {
     pre: Arc<InstancePre<HostContext>>,
     info: Arc<ComponentInfo>,
     imports_wasi: bool,
-    default_name: Arc<str>,
+    identity: Arc<Identity>,
     authority: Authority,
 }
 
@@ -99,14 +99,14 @@ impl CustomPlugin {
             )
             .with_wasmtime(error)
         })?;
-        let default_name = default_name(&hash);
+        let identity = Identity::new(&hash)?;
         Ok(Self {
             engine: engine.clone(),
             pre: Arc::new(pre),
             info: Arc::new(info),
             imports_wasi,
-            authority: Authority::deny_all(&default_name),
-            default_name: default_name.into(),
+            authority: Authority::deny_all(&identity.default_name),
+            identity: Arc::new(identity),
         })
     }
 
@@ -118,14 +118,16 @@ impl CustomPlugin {
         plugin
     }
 
-    /// The same plugin with `policy`'s limits and capabilities.
+    /// The same plugin with `policy`'s limits and capabilities. Key-value
+    /// data is private to this load unless the policy names a `namespace`,
+    /// as for [`Plugin::with_policy`](crate::Plugin::with_policy).
     ///
     /// # Errors
     ///
     /// As [`Plugin::with_policy`](crate::Plugin::with_policy).
     pub fn with_policy(&self, policy: &crate::Policy) -> Result<Self> {
         let mut plugin = self.clone();
-        plugin.authority = Authority::from_policy(&self.engine, policy, &self.default_name)?;
+        plugin.authority = Authority::from_policy(&self.engine, policy, &self.identity)?;
         Ok(plugin)
     }
 
