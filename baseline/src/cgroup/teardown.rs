@@ -39,10 +39,9 @@ impl TenantCgroup {
     pub(super) fn remove_with(&mut self, mut between: impl FnMut(&[i32])) {
         let dirs = std::mem::take(&mut self.dirs);
         match (self.hierarchy, dirs.as_slice()) {
-            (Some(Hierarchy::V2), [dir]) => {
-                if !kill_whole(dir) {
-                    kill_frozen(&Freezer::V2(dir.clone()), dir, &mut between);
-                }
+            // `cgroup.kill` where the kernel has it, else freeze and kill.
+            (Some(Hierarchy::V2), [dir]) if !kill_whole(dir) => {
+                kill_frozen(&Freezer::V2(dir.clone()), dir, &mut between);
             }
             (Some(Hierarchy::V1), [.., freezer]) => {
                 kill_frozen(&Freezer::V1(freezer.clone()), freezer, &mut between);
