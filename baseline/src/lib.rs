@@ -33,6 +33,7 @@ mod isolation;
 mod namespaced;
 mod oci;
 mod process;
+mod request;
 mod seccomp;
 mod sys;
 mod worker;

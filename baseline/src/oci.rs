@@ -61,6 +61,8 @@ pub(crate) struct Bundle {
     pub(crate) runtime: Runtime,
     pub(crate) id: String,
     pub(crate) dir: tempfile::TempDir,
+    /// The container was deleted: [`Bundle::delete`] runs the runtime once.
+    deleted: bool,
 }
 
 impl Bundle {
@@ -142,14 +144,26 @@ impl Bundle {
         args.extend(keep.iter().map(std::ffi::OsStr::new));
         args.extend(["--bundle".as_ref(), dir.path().as_os_str(), id.as_ref()]);
         let command = runtime.command(&args);
-        Ok((Self { runtime, id, dir }, command))
+        Ok((
+            Self {
+                runtime,
+                id,
+                dir,
+                deleted: false,
+            },
+            command,
+        ))
     }
 
     /// Removes the container (killing it if it still runs), then sweeps its
     /// cgroup: a runtime killed while it was still creating the container
     /// (a deadline shorter than its start-up) has no state to delete from,
-    /// but may have made the cgroup and started its init inside.
-    pub(crate) fn delete(&self) {
+    /// but may have made the cgroup and started its init inside. Once: later
+    /// calls (and the drop) do nothing.
+    pub(crate) fn delete(&mut self) {
+        if std::mem::replace(&mut self.deleted, true) {
+            return;
+        }
         let _ = self
             .runtime
             .command(&["delete".as_ref(), "--force".as_ref(), self.id.as_ref()])

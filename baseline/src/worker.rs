@@ -1,20 +1,19 @@
 //! One tenant's worker process and the calls into it.
 
 use std::ffi::OsStr;
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 use std::process::{Command, ExitStatus};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use plugbox_frame::{DEFAULT_MAX_FRAME, FrameError, Reply, read_reply, write_request};
+use plugbox_frame::{DEFAULT_MAX_FRAME, FrameError, Reply, read_reply};
 
 use crate::cgroup::TenantCgroup;
 use crate::error::BaselineError;
 use crate::isolation::{Isolation, find_runtime};
 use crate::process::{Process, Spawned};
+use crate::request::{Requests, SendError};
 
 /// How long [`Worker::stop`] lets a worker exit on its own before killing
 /// it.
@@ -26,7 +25,7 @@ pub const STOP_GRACE: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct Worker {
     child: Option<Process>,
-    requests: Option<BufWriter<File>>,
+    requests: Option<Requests>,
     replies: Receiver<Result<Reply, FrameError>>,
     reader: Option<JoinHandle<()>>,
     // Dropped after the process: removes the container and its bundle.
@@ -138,6 +137,7 @@ impl Worker {
             stdin,
             stdout,
         } = spawned;
+        let requests = Requests::new(stdin).map_err(BaselineError::Spawn)?;
         // Replies are read on a thread so that a call can wait with a
         // deadline; it ends when the worker's stdout closes.
         let (sender, replies) = mpsc::channel();
@@ -156,7 +156,7 @@ impl Worker {
             .map_err(BaselineError::Spawn)?;
         Ok(Self {
             child: Some(process),
-            requests: Some(BufWriter::new(stdin)),
+            requests: Some(requests),
             replies,
             reader: Some(reader),
             bundle,
@@ -164,11 +164,15 @@ impl Worker {
         })
     }
 
-    /// Sends `input` and waits up to `deadline` for the answer.
+    /// Sends `input` and waits for the answer, all within `deadline`: a
+    /// worker that stops reading its input (given more than the pipe holds)
+    /// is caught by the deadline as one that stops answering is.
     ///
     /// # Errors
     ///
-    /// [`BaselineError::Guest`] (the worker stays usable); on
+    /// [`BaselineError::Guest`] (the worker stays usable);
+    /// [`BaselineError::Io`] for an input too large to frame (over 4 GiB;
+    /// nothing is sent, the worker stays usable); on
     /// [`BaselineError::DeadlineExceeded`], [`BaselineError::WorkerCrashed`]
     /// or [`BaselineError::Protocol`] the worker is killed and later calls
     /// fail with [`BaselineError::Stopped`].
@@ -176,16 +180,26 @@ impl Worker {
         let Some(requests) = self.requests.as_mut() else {
             return Err(BaselineError::Stopped);
         };
-        if let Err(error) = write_request(requests, input) {
+        let until = Instant::now().checked_add(deadline);
+        match requests.send(input, until) {
+            Ok(()) => {}
+            Err(SendError::TooLarge(len)) => {
+                return Err(BaselineError::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("a request of {len} bytes does not fit a frame (4 GiB at most)"),
+                )));
+            }
+            Err(SendError::Deadline) => {
+                return Err(self.fail(BaselineError::DeadlineExceeded(deadline)));
+            }
             // A closed pipe: the worker is gone.
-            return Err(self.fail(match error {
-                FrameError::Io(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
-                    BaselineError::Io(error)
-                }
-                _ => BaselineError::Stopped,
-            }));
+            Err(SendError::Closed) => return Err(self.fail(BaselineError::Stopped)),
+            Err(SendError::Io(error)) => return Err(self.fail(BaselineError::Io(error))),
         }
-        match self.replies.recv_timeout(deadline) {
+        let left = until.map_or(deadline, |until| {
+            until.saturating_duration_since(Instant::now())
+        });
+        match self.replies.recv_timeout(left) {
             Ok(Ok(Reply::Output(bytes))) => Ok(bytes),
             Ok(Ok(Reply::GuestError(message))) => Err(BaselineError::Guest(message)),
             Ok(Err(FrameError::Truncated)) | Err(RecvTimeoutError::Disconnected) => {
@@ -248,7 +262,7 @@ impl Worker {
         // The container and the cgroup before the reader: a container (or a
         // process a runtime left) that outlived the worker's process would
         // hold the reply pipe open, and the reader would wait on it forever.
-        if let Some(bundle) = self.bundle.take() {
+        if let Some(mut bundle) = self.bundle.take() {
             bundle.delete();
         }
         if let Some(mut cgroup) = self.cgroup.take() {

@@ -7,6 +7,8 @@
 //! exports inside [`CustomInstance::call`], which arms fuel and the deadline,
 //! classifies failures into [`ErrorKind`]s and poisons the instance on a
 //! trap. `host/examples/custom_world.rs` is a complete example.
+//!
+//! [`CustomInstance`] says which of plugbox's limits hold for custom worlds.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +21,7 @@ use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::{Authority, HostContext};
 use crate::limits::Limits;
-use crate::plugin::{compile, default_name};
+use crate::plugin::{Identity, compile};
 use crate::tenant::{Mode, Tenant};
 use crate::world::is_wasi_import;
 
@@ -71,7 +73,7 @@ pub struct CustomPlugin {
     pre: Arc<InstancePre<HostContext>>,
     info: Arc<ComponentInfo>,
     imports_wasi: bool,
-    default_name: Arc<str>,
+    identity: Arc<Identity>,
     authority: Authority,
 }
 
@@ -99,14 +101,14 @@ impl CustomPlugin {
             )
             .with_wasmtime(error)
         })?;
-        let default_name = default_name(&hash);
+        let identity = Identity::new(&hash)?;
         Ok(Self {
             engine: engine.clone(),
             pre: Arc::new(pre),
             info: Arc::new(info),
             imports_wasi,
-            authority: Authority::deny_all(&default_name),
-            default_name: default_name.into(),
+            authority: Authority::deny_all(&identity.default_name),
+            identity: Arc::new(identity),
         })
     }
 
@@ -118,14 +120,16 @@ impl CustomPlugin {
         plugin
     }
 
-    /// The same plugin with `policy`'s limits and capabilities.
+    /// The same plugin with `policy`'s limits and capabilities. Key-value
+    /// data is private to this load unless the policy names a `namespace`,
+    /// as for [`Plugin::with_policy`](crate::Plugin::with_policy).
     ///
     /// # Errors
     ///
     /// As [`Plugin::with_policy`](crate::Plugin::with_policy).
     pub fn with_policy(&self, policy: &crate::Policy) -> Result<Self> {
         let mut plugin = self.clone();
-        plugin.authority = Authority::from_policy(&self.engine, policy, &self.default_name)?;
+        plugin.authority = Authority::from_policy(&self.engine, policy, &self.identity)?;
         Ok(plugin)
     }
 
@@ -157,6 +161,29 @@ impl std::fmt::Debug for CustomPlugin {
 }
 
 /// A live instance of a [`CustomPlugin`].
+///
+/// # Which limits hold
+///
+/// Everything that wasmtime enforces on the store holds exactly as for
+/// [`Instance`](crate::Instance): fuel and the deadline per call,
+/// cancellation, linear memory, tables, instance counts, the wasm stack, the
+/// `log` budget, kv quotas and the policy's capabilities; a trap poisons the
+/// instance.
+///
+/// [`Limits::max_input_bytes`] and [`Limits::max_output_bytes`] are *not*
+/// applied by [`CustomInstance::call`]: the typed arguments and results of
+/// the embedder's world are lowered into and lifted out of the guest by the
+/// embedder's `bindgen!` code, inside the closure, where plugbox never sees
+/// them. What holds instead: every argument is copied into the guest's
+/// linear memory, so one that does not fit in the memory the guest may grow
+/// to ([`Limits::max_memory_bytes`]) fails with [`ErrorKind::MemoryLimit`]
+/// (the instance is poisoned); and a `string` or
+/// `list` result is read out of that memory, so it is no larger than the
+/// memory limit either (a list of strings or lists can name the same guest
+/// bytes many times, so what the host allocates for nested results is not
+/// bounded by it). To refuse sizes with plugbox's own kinds, the embedder,
+/// who knows them, calls [`CustomInstance::check_input`] before the call and
+/// [`CustomInstance::check_output`] after it.
 pub struct CustomInstance {
     tenant: Tenant,
     instance: wasmtime::component::Instance,
@@ -176,7 +203,10 @@ pub struct CustomResponse<R> {
 impl CustomInstance {
     /// Runs `call` — typically `MyWorld::new(store, instance)?.call_foo(store, ...)`
     /// with the embedder's bindings — under this instance's fuel, deadline
-    /// and memory limits.
+    /// and memory limits. Input and output sizes are not checked here (see
+    /// [which limits hold](CustomInstance#which-limits-hold)):
+    /// [`check_input`](Self::check_input) and
+    /// [`check_output`](Self::check_output) do it with the sizes you know.
     ///
     /// # Errors
     ///
@@ -197,6 +227,52 @@ impl CustomInstance {
             fuel_used,
             elapsed,
         })
+    }
+
+    /// Refuses an input of `bytes` over this instance's
+    /// [`Limits::max_input_bytes`] with [`ErrorKind::InputTooLarge`], as
+    /// [`Instance::call`](crate::Instance::call) does by itself. plugbox
+    /// cannot see the typed arguments of a custom world's functions: call
+    /// this with their size (whatever "size" means for your world) before
+    /// [`call`](Self::call). The instance is not affected.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InputTooLarge`], naming both sizes.
+    pub fn check_input(&self, bytes: usize) -> Result<()> {
+        let limit = self.tenant.limits().input_bytes();
+        if bytes > limit {
+            return Err(Error::new(
+                ErrorKind::InputTooLarge,
+                format!("{bytes} bytes, limit {limit} (Limits::max_input_bytes)"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses an output of `bytes` over this instance's
+    /// [`Limits::max_output_bytes`] with [`ErrorKind::OutputTooLarge`], as
+    /// [`Instance::call`](crate::Instance::call) does by itself: call it with
+    /// the size of what [`call`](Self::call) returned. The instance is not
+    /// affected.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::OutputTooLarge`], naming both sizes.
+    pub fn check_output(&self, bytes: usize) -> Result<()> {
+        let limit = self.tenant.limits().output_bytes();
+        if bytes > limit {
+            return Err(Error::new(
+                ErrorKind::OutputTooLarge,
+                format!("{bytes} bytes, limit {limit} (Limits::max_output_bytes)"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The limits this instance runs under.
+    pub fn limits(&self) -> &Limits {
+        self.tenant.limits()
     }
 
     /// Whether an earlier call trapped.

@@ -167,11 +167,22 @@ impl EngineBuilder {
 
     /// Directory for precompiled components. Loading a component already
     /// compiled by an engine with the same configuration and wasmtime version
-    /// then skips compilation. Entries are checksummed: a corrupt or stale one
-    /// is compiled again and replaced, never loaded. Default: no cache.
+    /// then skips compilation. Default: no cache.
     ///
-    /// The directory must be writable by this process only: like any cache of
-    /// native code, its contents are trusted once the checksum matches.
+    /// Entries are native code, so each is signed with a BLAKE3 keyed hash
+    /// under a secret key kept in `plugbox-cache.key` in the directory (made
+    /// on first use, mode 0600), and names the component and engine
+    /// configuration it was compiled for: an entry that is corrupt, stale,
+    /// renamed, swapped with another or written with another key is compiled
+    /// again and replaced, never loaded.
+    ///
+    /// The directory and its per-engine subdirectory must belong to this
+    /// process's effective user and be writable by no one else (missing ones
+    /// are created with mode 0700). Otherwise [`build`](Self::build) fails
+    /// with [`ErrorKind::Config`], naming the directory, its owner and mode
+    /// and the fix, rather than warning and running without a cache: whoever
+    /// else can write it could replace the key and the code together, and a
+    /// cache silently switched off would only show as slow starts.
     pub fn cache_dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.cache_dir = Some(dir.as_ref().to_path_buf());
         self
@@ -234,8 +245,10 @@ impl EngineBuilder {
     ///
     /// [`ErrorKind::Config`] when the settings are inconsistent (zero
     /// capacity, zero tick) or wasmtime rejects them (e.g. the host cannot
-    /// reserve the pool's address space); [`ErrorKind::Io`] when the cache
-    /// directory cannot be created.
+    /// reserve the pool's address space) or the cache directory or its key
+    /// is not private to this user ([`cache_dir`](Self::cache_dir));
+    /// [`ErrorKind::Io`] when the cache directory or its key cannot be
+    /// created or read.
     pub fn build(self) -> Result<Engine> {
         if self.epoch_tick.is_zero() {
             return Err(Error::new(ErrorKind::Config, "epoch tick must be non-zero"));

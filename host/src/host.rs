@@ -94,11 +94,11 @@ impl Authority {
     pub(crate) fn from_policy(
         engine: &crate::Engine,
         policy: &crate::Policy,
-        default_name: &str,
+        identity: &crate::plugin::Identity,
     ) -> crate::Result<Self> {
         Ok(Self {
             limits: policy.limits(),
-            host: Arc::new(HostGrants::configure(engine, policy, default_name)?),
+            host: Arc::new(HostGrants::configure(engine, policy, identity)?),
             #[cfg(feature = "wasi")]
             wasi: Arc::new(crate::wasi::Grants::configure(policy)?),
         })

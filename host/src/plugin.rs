@@ -39,8 +39,8 @@ struct Compiled {
     info: ComponentInfo,
     fit: WorldFit,
     from_cache: bool,
-    /// Default name (and key-value namespace): from the content hash.
-    default_name: String,
+    /// Its default name and the id of this load.
+    identity: Identity,
 }
 
 impl Plugin {
@@ -69,7 +69,7 @@ impl Plugin {
         engine.check_component_size(bytes.len() as u64)?;
         let hash = cache::content_hash(bytes);
         let (component, from_cache) = compile(engine, bytes, &hash)?;
-        let default_name = default_name(&hash);
+        let identity = Identity::new(&hash)?;
         let info = ComponentInfo::of(&component);
         let fit = info.check_plugbox_world(cfg!(feature = "wasi"))?;
         let instance_pre = engine
@@ -90,6 +90,7 @@ impl Plugin {
                 .map_err(mismatch)?,
             sync: PluginPre::new(instance_pre).map_err(mismatch)?,
         };
+        let authority = Authority::deny_all(&identity.default_name);
         Ok(Self {
             compiled: Arc::new(Compiled {
                 engine: engine.clone(),
@@ -97,9 +98,9 @@ impl Plugin {
                 info,
                 fit,
                 from_cache,
-                default_name: default_name.clone(),
+                identity,
             }),
-            authority: Authority::deny_all(&default_name),
+            authority,
         })
     }
 
@@ -134,6 +135,16 @@ impl Plugin {
     /// WASI capabilities only reach plugins that import WASI; the `config`
     /// and `kv` grants reach every plugin that imports those interfaces.
     ///
+    /// Key-value data: without a `[kv] namespace`, a plugin's data is
+    /// private to this loaded plugin — shared by the instances of every
+    /// `with_policy` (and `with_limits`) made from one [`Plugin::new`] whose
+    /// policies give the same `name` (or none), and by no other: a second
+    /// `Plugin::new` of the same bytes, as for another customer running the
+    /// same public plugin, or after a restart, starts empty. Plugins share
+    /// data only when their policies name the same `namespace`, which is also
+    /// how data outlives a load (a persistent [`KvStore`](crate::KvStore), a
+    /// new version of the plugin).
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::InvalidPolicy`] for inconsistent settings (e.g. a
@@ -145,7 +156,7 @@ impl Plugin {
             authority: Authority::from_policy(
                 &self.compiled.engine,
                 policy,
-                &self.compiled.default_name,
+                &self.compiled.identity,
             )?,
         })
     }
@@ -260,9 +271,37 @@ pub fn read_component(engine: &Engine, path: impl AsRef<Path>) -> Result<Vec<u8>
     Ok(bytes)
 }
 
-/// A plugin's name when its policy gives none: from its content hash.
-pub(crate) fn default_name(hash: &cache::ContentHash) -> String {
-    format!("plugin-{}", &cache::hex(hash)[..16])
+/// What names one load of a component ([`Plugin::new`],
+/// [`CustomPlugin::new`](crate::CustomPlugin::new)).
+#[derive(Debug)]
+pub(crate) struct Identity {
+    /// Its name when its policy gives none: from its content hash.
+    pub(crate) default_name: String,
+    /// Random, unique to this load: it makes the default key-value namespace
+    /// the load's own, even across processes sharing a persistent backend.
+    load_id: String,
+}
+
+impl Identity {
+    pub(crate) fn new(hash: &cache::ContentHash) -> Result<Self> {
+        let mut id = [0; 8];
+        getrandom::fill(&mut id).map_err(|error| {
+            Error::io(
+                "reading OS randomness for the plugin's private key-value namespace",
+                std::io::Error::other(error),
+            )
+        })?;
+        Ok(Self {
+            default_name: format!("plugin-{}", &cache::hex(hash)[..16]),
+            load_id: cache::hex(&id),
+        })
+    }
+
+    /// The key-value namespace of a policy that names none: private to this
+    /// load, and within it to the plugin's `name`.
+    pub(crate) fn private_namespace(&self, name: &str) -> String {
+        format!("{name}@{}", self.load_id)
+    }
 }
 
 /// The compiled component, from the cache when possible.
@@ -276,7 +315,7 @@ pub(crate) fn compile(
     if let Some(cache) = engine.cache() {
         match cache.load(engine.wasmtime(), hash) {
             Ok(component) => return Ok((component, true)),
-            Err(Miss::Absent | Miss::Corrupt | Miss::Incompatible) => {}
+            Err(Miss::Absent | Miss::Corrupt | Miss::Misplaced | Miss::Incompatible) => {}
         }
     }
     let component = wasmtime::component::Component::new(engine.wasmtime(), bytes)

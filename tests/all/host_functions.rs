@@ -114,7 +114,11 @@ fn kv_without_a_grant_is_denied() {
 #[test]
 fn granted_kv_stores_values_and_counts() {
     let engine = crate::engine();
-    let mut instance = probe(&engine, "[kv]\n");
+    let policy = Policy::from_toml_str("[kv]\n", "test policy").unwrap();
+    let plugin = crate::plugin(&engine, "host-probe")
+        .with_policy(&policy)
+        .unwrap();
+    let mut instance = plugin.instantiate().unwrap();
     assert_eq!(ask(&mut instance, "get greeting"), "(absent)");
     assert_eq!(ask(&mut instance, "set greeting hello"), "ok");
     assert_eq!(ask(&mut instance, "get greeting"), "hello");
@@ -126,8 +130,9 @@ fn granted_kv_stores_values_and_counts() {
     );
     assert_eq!(ask(&mut instance, "delete greeting"), "true");
     assert_eq!(ask(&mut instance, "delete greeting"), "false");
-    // Another instance of the same plugin and policy shares the namespace.
-    let mut sibling = probe(&engine, "[kv]\n");
+    // Another instance of the same loaded plugin shares the namespace
+    // (another load would not: `kv_backend.rs`).
+    let mut sibling = plugin.instantiate().unwrap();
     assert_eq!(ask(&mut sibling, "get hits"), "42");
 }
 

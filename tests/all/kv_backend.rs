@@ -3,10 +3,14 @@
 //! its quota, and a backend failure reaches the guest as
 //! `kv::Error::Unavailable`, an error it handles (no trap). The `KvStore`
 //! trait has no fault path of its own: every `KvError` is guest-visible.
+//!
+//! Namespaces: without `[kv] namespace`, data is private to one loaded
+//! `Plugin` (and, within it, to the policy's `name`); only an explicit
+//! namespace is shared.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use plugbox::{Allocator, Engine, KvError, KvStore, MemoryKv, Quota};
+use plugbox::{Allocator, Engine, Instance, KvError, KvStore, MemoryKv, Plugin, Policy, Quota};
 
 use crate::host_functions::{ask, probe};
 
@@ -107,7 +111,8 @@ impl KvStore for Unavailable {
 fn kv_calls_reach_a_custom_backend_in_the_plugins_namespace() {
     let backend = Arc::new(Recording::default());
     let engine = engine_with(backend.clone());
-    let policy = "name = \"tenant-r\"\n[kv]\nmax_keys = 3\nmax_bytes = 100\nmax_key_bytes = 8\n";
+    let policy =
+        "[kv]\nnamespace = \"tenant-r\"\nmax_keys = 3\nmax_bytes = 100\nmax_key_bytes = 8\n";
     let mut instance = probe(&engine, policy);
     assert_eq!(ask(&mut instance, "set greeting hi"), "ok");
     assert_eq!(ask(&mut instance, "get greeting"), "hi");
@@ -154,4 +159,74 @@ fn a_backend_failure_is_the_guests_to_handle() {
     // Not a trap: the instance goes on serving.
     assert!(!instance.is_poisoned());
     assert_eq!(ask(&mut instance, "config anything"), "(unset)");
+}
+
+/// An instance of `plugin` under `policy` (TOML).
+fn tenant(plugin: &Plugin, policy: &str) -> Instance {
+    let policy = Policy::from_toml_str(policy, "test policy").unwrap();
+    plugin.with_policy(&policy).unwrap().instantiate().unwrap()
+}
+
+/// The namespace of every call recorded since `from`.
+fn namespaces(backend: &Recording, from: usize) -> Vec<String> {
+    backend.calls()[from..]
+        .iter()
+        .map(|call| {
+            call.split_once(' ')
+                .unwrap()
+                .1
+                .split_once('/')
+                .unwrap()
+                .0
+                .to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn two_loads_of_one_plugin_never_share_data_unless_given_one_namespace() {
+    let backend = Arc::new(Recording::default());
+    let engine = engine_with(backend.clone());
+    // Two customers run the same public plugin: two loads of the same bytes
+    // with the same `[kv]` table, with no name or with the same one.
+    for policy in ["[kv]\n", "name = \"discount\"\n[kv]\n"] {
+        let first = crate::plugin(&engine, "host-probe");
+        let second = crate::plugin(&engine, "host-probe");
+        let mut alice = tenant(&first, policy);
+        let mut bob = tenant(&second, policy);
+        let recorded = backend.calls().len();
+        assert_eq!(ask(&mut alice, "set secret 42"), "ok");
+        assert_eq!(ask(&mut bob, "get secret"), "(absent)", "{policy:?}");
+        assert_eq!(ask(&mut bob, "inc secret 1"), "1", "{policy:?}");
+        assert_eq!(ask(&mut alice, "get secret"), "42", "{policy:?}");
+        let seen = namespaces(&backend, recorded);
+        assert_ne!(seen[0], seen[1], "{policy:?}: {seen:?}");
+        // Named after the plugin, made unique by the load.
+        let name = if policy.starts_with("name") {
+            "discount@"
+        } else {
+            "plugin-"
+        };
+        assert!(seen.iter().all(|ns| ns.starts_with(name)), "{seen:?}");
+
+        // Within one load, instances share: another instance, and another
+        // `with_policy` with the same name.
+        let mut alice_again = tenant(&first, policy);
+        assert_eq!(ask(&mut alice_again, "get secret"), "42", "{policy:?}");
+        // Another name on the same load is another tenant.
+        let mut carol = tenant(&first, "name = \"carol\"\n[kv]\n");
+        assert_eq!(ask(&mut carol, "get secret"), "(absent)", "{policy:?}");
+    }
+
+    // An explicit namespace is shared across loads, exactly as named.
+    let shared = "[kv]\nnamespace = \"team-ledger\"\n";
+    let mut writer = tenant(&crate::plugin(&engine, "host-probe"), shared);
+    let mut reader = tenant(&crate::plugin(&engine, "host-probe"), shared);
+    let recorded = backend.calls().len();
+    assert_eq!(ask(&mut writer, "set total 7"), "ok");
+    assert_eq!(ask(&mut reader, "get total"), "7");
+    assert_eq!(
+        namespaces(&backend, recorded),
+        ["team-ledger", "team-ledger"]
+    );
 }

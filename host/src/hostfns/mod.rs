@@ -20,6 +20,7 @@ use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::HostContext;
 use crate::kv::Quota;
+use crate::plugin::Identity;
 use crate::policy::Policy;
 
 /// What a plugin's policy grants its host calls, resolved once per plugin.
@@ -41,11 +42,14 @@ impl HostGrants {
         }
     }
 
-    pub(crate) fn configure(engine: &Engine, policy: &Policy, default_name: &str) -> Result<Self> {
+    /// The grants of `policy` for one load of a plugin (`identity`). The
+    /// default key-value namespace is private to that load (and, within it,
+    /// to the policy's `name`): only an explicit `namespace` is shared.
+    pub(crate) fn configure(engine: &Engine, policy: &Policy, identity: &Identity) -> Result<Self> {
         let plugin = policy
             .name
             .clone()
-            .unwrap_or_else(|| default_name.to_owned());
+            .unwrap_or_else(|| identity.default_name.clone());
         let kv = match &policy.kv {
             None => None,
             Some(kv) => {
@@ -63,7 +67,10 @@ impl HostGrants {
                 }
                 Some(kv::Grant {
                     store: engine.kv_store(),
-                    namespace: kv.namespace.clone().unwrap_or_else(|| plugin.clone()),
+                    namespace: kv
+                        .namespace
+                        .clone()
+                        .unwrap_or_else(|| identity.private_namespace(&plugin)),
                     quota: Quota {
                         max_keys: kv.max_keys,
                         max_bytes: kv.max_bytes,

@@ -5,7 +5,7 @@
 //! The TOML form, with every field and its default:
 //!
 //! ```toml
-//! # The plugin's name in logs, and its default key-value namespace.
+//! # The plugin's name in logs (and in its default key-value namespace).
 //! # Default: derived from the component's content hash. (Top-level keys
 //! # come before the first table.)
 //! name = "discount"
@@ -27,8 +27,11 @@
 //! [config]
 //! currency = "EUR"
 //!
-//! # A private key-value store. Absent: denied. The namespace defaults to the
-//! # plugin's name; two plugins only share data if given the same namespace.
+//! # A private key-value store. Absent: denied. Without `namespace`, the data
+//! # is private to this loaded plugin (one `Plugin::new`, and within it this
+//! # `name`): another load of the same component, or a restart, starts
+//! # empty. Plugins only share data if given the same namespace, which is
+//! # also what keeps data across loads (e.g. in a persistent backend).
 //! [kv]
 //! namespace = "discount"
 //! max_keys = 1000
@@ -109,7 +112,7 @@ use crate::limits::Limits;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Policy {
-    /// The plugin's name in logs and its default key-value namespace.
+    /// The plugin's name in logs (and in its default key-value namespace).
     pub name: Option<String>,
     /// Values for the `config` host function.
     pub config: BTreeMap<String, String>,
@@ -160,7 +163,9 @@ pub struct LimitsPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KvPolicy {
-    /// The namespace (default: the plugin's name).
+    /// The namespace, shared with every plugin given the same one. Default:
+    /// private to the loaded plugin (see
+    /// [`Plugin::with_policy`](crate::Plugin::with_policy)).
     pub namespace: Option<String>,
     /// Most keys.
     pub max_keys: usize,

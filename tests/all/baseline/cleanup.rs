@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use plugbox_baseline::{BaselineError, Isolation, Worker};
 
-use super::{GENEROUS, twin};
+use super::{GENEROUS, script, twin};
 
 const TENANTS: usize = 200;
 
@@ -171,5 +171,47 @@ pub(crate) fn two_hundred_tenants_leave_nothing_behind(level: Isolation) {
         Isolation::Namespaced | Isolation::Bubblewrap | Isolation::Crun | Isolation::Runc
     ) {
         assert_eq!(traces.cgroups.len(), TENANTS, "every tenant had a cgroup");
+    }
+}
+
+#[test]
+fn an_oci_container_is_deleted_once() {
+    // A stand-in `runc` that logs how it is run, and runs a worker that
+    // never answers; found through the search path, as a real runtime is.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("runc.log");
+    script(
+        dir.path(),
+        "runc",
+        &format!(
+            "#!/bin/sh\necho \"$1 $2 $3\" >> {}\n[ \"$1\" = run ] && exec /bin/sleep 600\nexit 0\n",
+            log.display()
+        ),
+    );
+    for ending in ["stopped", "dropped", "deadline"] {
+        std::fs::write(&log, "").unwrap();
+        let mut worker =
+            Worker::start_in(Isolation::Runc, twin("hello"), dir.path().as_os_str()).unwrap();
+        let id = worker.container_id().unwrap().to_owned();
+        let bundle = worker.bundle_dir().unwrap().to_path_buf();
+        match ending {
+            "stopped" => drop(worker.stop_within(Duration::from_millis(50))),
+            "dropped" => drop(worker),
+            _ => {
+                let error = worker.call(b"x", Duration::from_millis(50)).unwrap_err();
+                assert!(
+                    matches!(error, BaselineError::DeadlineExceeded(_)),
+                    "{error:?}"
+                );
+                drop(worker);
+            }
+        }
+        let runs = std::fs::read_to_string(&log).unwrap();
+        let deletes = runs
+            .lines()
+            .filter(|line| *line == format!("delete --force {id}"))
+            .count();
+        assert_eq!(deletes, 1, "{ending}: the runtime ran as:\n{runs}");
+        assert!(!bundle.exists(), "{ending}: bundle left behind");
     }
 }

@@ -124,6 +124,54 @@ fn a_spinning_twin_is_killed_at_its_deadline() {
     ));
 }
 
+/// An executable script in `dir`.
+pub(crate) fn script(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn a_twin_that_stops_reading_its_input_is_killed_at_its_deadline() {
+    // A "twin" that never reads its stdin, given far more than the pipe
+    // holds (64 KiB): writing the request must not outlive the deadline.
+    let dir = tempfile::tempdir().unwrap();
+    let deaf = script(dir.path(), "deaf", "#!/bin/sh\nexec /bin/sleep 600\n");
+    let mut worker = Worker::start(Isolation::Process, &deaf).unwrap();
+    let pid = worker.pid().unwrap();
+    let input = vec![b'x'; 4 << 20];
+    let deadline = Duration::from_millis(200);
+    // On a thread, so that a call that blocks fails this test rather than
+    // hanging it.
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let result = worker.call(&input, deadline);
+        let _ = sender.send((result, started.elapsed(), worker));
+    });
+    let (result, took, mut worker) = receiver
+        .recv_timeout(GENEROUS)
+        .expect("the call blocked writing its request past the deadline");
+    assert!(
+        matches!(result, Err(BaselineError::DeadlineExceeded(d)) if d == deadline),
+        "{result:?}"
+    );
+    assert!(took >= deadline && took < deadline * 10, "{took:?}");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "killed and reaped"
+    );
+    assert!(matches!(
+        worker.call(b"", GENEROUS),
+        Err(BaselineError::Stopped)
+    ));
+    // A twin that reads gets the same large input within its deadline.
+    let mut hello = Worker::start(Isolation::Process, twin("hello")).unwrap();
+    let large = vec![b'a'; 4 << 20];
+    assert_eq!(hello.call(&large, GENEROUS).unwrap(), vec![b'A'; 4 << 20]);
+}
+
 #[test]
 fn a_crashing_twin_is_reported_as_a_crash() {
     let mut worker = Worker::start(Isolation::Process, twin("panic")).unwrap();
@@ -159,9 +207,7 @@ fn plain_processes_leave_nothing_behind() {
 fn a_worker_that_ignores_the_end_of_its_input_is_killed_after_the_grace() {
     // A "twin" that never reads its stdin, so never sees it close.
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("deaf");
-    std::fs::write(&script, "#!/bin/sh\nexec /bin/sleep 600\n").unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let script = script(dir.path(), "deaf", "#!/bin/sh\nexec /bin/sleep 600\n");
     let worker = Worker::start(Isolation::Process, &script).unwrap();
     let pid = worker.pid().unwrap();
     let started = std::time::Instant::now();

@@ -1,9 +1,11 @@
 //! Per-tenant cgroups: a memory and a process limit, OOM-kill detection, and
-//! removal that kills whatever is left inside.
+//! removal that kills whatever is left inside ([`teardown`]).
 //!
 //! Tenants live at `plugbox/<id>` under each controller's root: under
-//! `/sys/fs/cgroup/{memory,pids}` on cgroup v1 (and hybrid) hosts, under
-//! `/sys/fs/cgroup` on a unified (v2) host.
+//! `/sys/fs/cgroup/{memory,pids,freezer}` on cgroup v1 (and hybrid) hosts,
+//! under `/sys/fs/cgroup` on a unified (v2) host.
+
+mod teardown;
 
 use std::ffi::CString;
 use std::io;
@@ -12,7 +14,6 @@ use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 const ROOT: &str = "/sys/fs/cgroup";
 /// The parent of every tenant's cgroup, under each controller's root.
@@ -51,7 +52,7 @@ pub(crate) fn probe() -> io::Result<()> {
 /// Which cgroup hierarchy the host mounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Hierarchy {
-    /// One directory per controller (`memory`, `pids`).
+    /// One directory per controller (`memory`, `pids`, `freezer`).
     V1,
     /// One unified tree.
     V2,
@@ -70,10 +71,15 @@ fn hierarchy() -> Option<Hierarchy> {
     }
 }
 
-/// The directories of tenant `id`'s cgroup: the memory one first.
+/// The v1 controllers a tenant's cgroup has, in the order of its `dirs`: the
+/// memory one first; the freezer, which teardown needs, last.
+const V1_CONTROLLERS: [&str; 3] = ["memory", "pids", "freezer"];
+
+/// The directories of tenant `id`'s cgroup: the memory one first (on v1,
+/// one per [`V1_CONTROLLERS`]).
 fn dirs(hierarchy: Hierarchy, id: &str) -> Vec<PathBuf> {
     match hierarchy {
-        Hierarchy::V1 => ["memory", "pids"]
+        Hierarchy::V1 => V1_CONTROLLERS
             .iter()
             .map(|controller| Path::new(ROOT).join(controller).join(PARENT).join(id))
             .collect(),
@@ -87,6 +93,7 @@ fn dirs(hierarchy: Hierarchy, id: &str) -> Vec<PathBuf> {
 #[derive(Debug)]
 pub(crate) struct TenantCgroup {
     relative: String,
+    hierarchy: Option<Hierarchy>,
     dirs: Vec<PathBuf>,
 }
 
@@ -101,8 +108,18 @@ impl TenantCgroup {
         let hierarchy = hierarchy().ok_or_else(|| {
             io::Error::new(io::ErrorKind::Unsupported, "no cgroup hierarchy mounted")
         })?;
+        // Without a freezer, a tenant's processes could only be killed by
+        // pids read while they run, which may be reused meanwhile.
+        if hierarchy == Hierarchy::V1 && !Path::new(ROOT).join("freezer/cgroup.procs").is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "cgroup v1 without the freezer controller at /sys/fs/cgroup/freezer: a tenant's \
+                 processes could not be killed safely",
+            ));
+        }
         let created = Self {
             relative: format!("{PARENT}/{id}"),
+            hierarchy: Some(hierarchy),
             dirs: dirs(hierarchy, id),
         };
         if hierarchy == Hierarchy::V2 {
@@ -120,8 +137,8 @@ impl TenantCgroup {
         let pids = pids.to_string();
         match hierarchy {
             Hierarchy::V1 => {
-                let [memory_dir, pids_dir] = &created.dirs[..] else {
-                    unreachable!("two controllers")
+                let [memory_dir, pids_dir, _freezer] = &created.dirs[..] else {
+                    unreachable!("three controllers")
                 };
                 std::fs::write(memory_dir.join("memory.limit_in_bytes"), &memory)?;
                 // Without swap accounting a hog could swap instead of dying.
@@ -148,9 +165,11 @@ impl TenantCgroup {
     /// The cgroup a runtime made (or may have half made) for tenant `id`,
     /// to sweep it.
     pub(crate) fn made_by_runtime(id: &str) -> Self {
+        let hierarchy = hierarchy();
         Self {
             relative: format!("{PARENT}/{id}"),
-            dirs: hierarchy()
+            hierarchy,
+            dirs: hierarchy
                 .map(|hierarchy| dirs(hierarchy, id))
                 .unwrap_or_default(),
         }
@@ -186,48 +205,6 @@ impl TenantCgroup {
     /// `plugbox/<id>`, relative to each controller's root.
     pub(crate) fn relative(&self) -> &str {
         &self.relative
-    }
-
-    /// Kills every process in the cgroup and removes it. Idempotent.
-    pub(crate) fn remove(&mut self) {
-        for dir in std::mem::take(&mut self.dirs) {
-            let procs = dir.join("cgroup.procs");
-            // A process may fork while we kill; its pids limit bounds this.
-            for _ in 0..1000 {
-                let Ok(text) = std::fs::read_to_string(&procs) else {
-                    break;
-                };
-                let pids: Vec<i32> = text.lines().filter_map(|pid| pid.parse().ok()).collect();
-                if pids.is_empty() {
-                    break;
-                }
-                for pid in pids {
-                    // SAFETY: kill(2) has no memory-safety preconditions.
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
-                }
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            // A runtime's cgroups inside ours (crun's) go first.
-            if let Ok(children) = std::fs::read_dir(&dir) {
-                for child in children.flatten() {
-                    if child.file_type().is_ok_and(|kind| kind.is_dir()) {
-                        Self {
-                            relative: String::new(),
-                            dirs: vec![child.path()],
-                        }
-                        .remove();
-                    }
-                }
-            }
-            // Killed processes leave their cgroup as they exit.
-            for _ in 0..1000 {
-                match std::fs::remove_dir(&dir) {
-                    Ok(()) => break,
-                    Err(error) if error.kind() == io::ErrorKind::NotFound => break,
-                    Err(_) => std::thread::sleep(Duration::from_millis(1)),
-                }
-            }
-        }
     }
 }
 
