@@ -49,6 +49,7 @@ pub struct EngineBuilder {
     cache_dir: Option<PathBuf>,
     max_component_bytes: usize,
     kv_store: KvHandle,
+    reserve: crate::mapping_budget::Reserve,
 }
 
 /// The key-value backend, printable.
@@ -73,6 +74,7 @@ impl Default for EngineBuilder {
             cache_dir: None,
             max_component_bytes: 64 << 20,
             kv_store: KvHandle(Arc::new(MemoryKv::new())),
+            reserve: crate::mapping_budget::Reserve::default(),
         }
     }
 }
@@ -172,14 +174,53 @@ impl EngineBuilder {
         self
     }
 
+    /// Memory mappings kept free for the rest of the process below
+    /// `vm.max_map_count`: an instantiation (or an on-demand instance's
+    /// first async call, which maps a fiber stack) that would leave fewer
+    /// free fails with [`ErrorKind::HostResources`], so that the host's own
+    /// allocations, threads and error paths (a backtrace captured with
+    /// `RUST_BACKTRACE=1`) still find room and the process never aborts at
+    /// the kernel's limit. Default: 1,024 or 5 % of `vm.max_map_count`,
+    /// whichever is larger (3,276 of the default 65,530: about 15,500 lean
+    /// instances fit in one process).
+    ///
+    /// The budget charges each instance what it maps (4 mappings per linear
+    /// memory with copy-on-write images; 2 more on demand for a cached fiber
+    /// stack) against a count of the process's mappings read at build and
+    /// then rarely (when the charges since the last reading pass half of the
+    /// room it left, and before refusing, at most once a second), never per
+    /// instantiation. The count is process-wide: every engine's instances
+    /// and the host's own mappings share it. Raise the limit with `sysctl -w
+    /// vm.max_map_count=...`; a reserve of 0 turns the protection off.
+    pub fn host_reserve_mappings(mut self, mappings: usize) -> Self {
+        self.reserve.maps = Some(mappings);
+        self
+    }
+
+    /// Bytes of address space kept free for the rest of the process below
+    /// `RLIMIT_AS` (or the architecture's user address space, 128 TiB on
+    /// x86-64, without one): an on-demand instance whose memory reservation
+    /// ([`memory_slot_bytes`](Self::memory_slot_bytes)) would leave less
+    /// free fails with [`ErrorKind::HostResources`], and a pool whose
+    /// reservation would fails [`build`](Self::build) with
+    /// [`ErrorKind::Config`]. Default: 1 GiB or 5 % of the limit, whichever
+    /// is larger. The limit is read when an engine is built (and at the
+    /// budget's rare readings): lower `RLIMIT_AS` before building.
+    pub fn host_reserve_address_space(mut self, bytes: u64) -> Self {
+        self.reserve.bytes = Some(bytes);
+        self
+    }
+
     /// Creates the engine and starts its epoch ticker.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::Config`] when the settings are inconsistent (zero
-    /// capacity, zero tick) or wasmtime rejects them (e.g. the host cannot
-    /// reserve the pool's address space); [`ErrorKind::Io`] when the cache
-    /// directory cannot be created.
+    /// capacity, zero tick), when the pool's reservation (memory slots,
+    /// table slots and fiber stacks) does not fit in the address space or
+    /// the mappings left with the reserves kept free (the message names both
+    /// numbers), or when wasmtime rejects them; [`ErrorKind::Io`] when the
+    /// cache directory cannot be created.
     pub fn build(self) -> Result<Engine> {
         if self.epoch_tick.is_zero() {
             return Err(Error::new(ErrorKind::Config, "epoch tick must be non-zero"));
@@ -190,7 +231,13 @@ impl EngineBuilder {
                 "pool capacity must be non-zero",
             ));
         }
-        let config = self.wasmtime_config();
+        let pool = self.pool_config();
+        let budget = crate::mapping_budget::EngineBudget::new(
+            self.reserve,
+            pool.as_ref(),
+            self.memory_slot_bytes as u64,
+        )?;
+        let config = self.wasmtime_config(pool);
         let wasmtime = wasmtime::Engine::new(&config).map_err(|error| {
             Error::new(
                 ErrorKind::Config,
@@ -211,6 +258,7 @@ impl EngineBuilder {
             linker
         };
         let ticker = Ticker::start(wasmtime.clone(), self.epoch_tick)?;
+        budget.settle(&wasmtime);
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 wasmtime,
@@ -219,12 +267,13 @@ impl EngineBuilder {
                 wasi_linker,
                 cache,
                 settings: self,
+                budget,
                 ticker,
             }),
         })
     }
 
-    fn wasmtime_config(&self) -> wasmtime::Config {
+    fn wasmtime_config(&self, pool: Option<wasmtime::PoolingAllocationConfig>) -> wasmtime::Config {
         let mut config = wasmtime::Config::new();
         config
             .wasm_component_model(true)
@@ -238,6 +287,17 @@ impl EngineBuilder {
             .memory_reservation_for_growth(0)
             .guard_before_linear_memory(false)
             .parallel_compilation(true);
+        match pool {
+            Some(pool) => {
+                config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool))
+            }
+            None => config.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand),
+        };
+        config
+    }
+
+    /// The pool's configuration, for [`Allocator::Pooling`].
+    fn pool_config(&self) -> Option<wasmtime::PoolingAllocationConfig> {
         if let Allocator::Pooling { capacity } = self.allocator {
             let mut pool = wasmtime::PoolingAllocationConfig::default();
             pool.total_component_instances(capacity)
@@ -253,11 +313,10 @@ impl EngineBuilder {
                 // Fiber stacks for async calls only: sync calls run on the
                 // caller's thread.
                 .total_stacks(self.max_async_calls);
-            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+            Some(pool)
         } else {
-            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);
+            None
         }
-        config
     }
 }
 
@@ -280,6 +339,7 @@ struct EngineInner {
     wasi_linker: wasmtime::component::Linker<HostContext>,
     cache: Option<Cache>,
     settings: EngineBuilder,
+    budget: Arc<crate::mapping_budget::EngineBudget>,
     // Declared last: dropped (and joined) after everything else.
     ticker: Ticker,
 }
@@ -349,6 +409,11 @@ impl Engine {
 
     pub(crate) fn kv_store(&self) -> Arc<dyn KvStore> {
         Arc::clone(&self.inner.settings.kv_store.0)
+    }
+
+    /// The engine's share of the process's mapping budget.
+    pub(crate) fn budget(&self) -> &Arc<crate::mapping_budget::EngineBudget> {
+        &self.inner.budget
     }
 
     pub(crate) fn cache(&self) -> Option<&Cache> {

@@ -37,12 +37,13 @@ pub struct Response {
 
 impl Instance {
     pub(crate) fn new(engine: &Engine, pre: &Prelinked, context: HostContext) -> Result<Self> {
-        let (tenant, (bindings, async_bindings)) = Tenant::instantiate(engine, context, |store| {
-            let instance = pre.sync.instance_pre().instantiate(&mut *store)?;
-            let bindings = pre.sync_indices.load(&mut *store, &instance)?;
-            let async_bindings = pre.async_indices.load(&mut *store, &instance)?;
-            Ok((bindings, async_bindings))
-        })?;
+        let (tenant, (bindings, async_bindings)) =
+            Tenant::instantiate(engine, pre.footprint, context, |store| {
+                let instance = pre.sync.instance_pre().instantiate(&mut *store)?;
+                let bindings = pre.sync_indices.load(&mut *store, &instance)?;
+                let async_bindings = pre.async_indices.load(&mut *store, &instance)?;
+                Ok((bindings, async_bindings))
+            })?;
         Ok(Self {
             tenant,
             bindings,

@@ -82,6 +82,7 @@ impl Plugin {
             .with_wasmtime(error)
         };
         let pre = Prelinked {
+            footprint: engine.budget().footprint(&component),
             sync_indices: crate::bindings::PluginIndices::new(&instance_pre).map_err(mismatch)?,
             async_indices: crate::bindings::async_exports::PluginIndices::new(&instance_pre)
                 .map_err(mismatch)?,
@@ -207,6 +208,8 @@ pub(crate) struct Prelinked {
     pub(crate) sync: PluginPre<HostContext>,
     pub(crate) sync_indices: crate::bindings::PluginIndices,
     pub(crate) async_indices: crate::bindings::async_exports::PluginIndices,
+    /// What one instance costs the engine's mapping budget.
+    pub(crate) footprint: crate::mapping_budget::Footprint,
 }
 
 /// Describes a component without requiring it to fit the plugbox world: what

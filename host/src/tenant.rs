@@ -14,6 +14,8 @@ use crate::limits::{Exceeded, Limits};
 /// One instance's store and call discipline.
 pub(crate) struct Tenant {
     pub(crate) store: Store<HostContext>,
+    // Dropped after the store, whose mappings it stands for.
+    charge: crate::mapping_budget::Charge,
     limits: Limits,
     deadline_ticks: u64,
     poisoned: Option<ErrorKind>,
@@ -25,13 +27,16 @@ pub(crate) struct Tenant {
 pub(crate) struct Started(Instant);
 
 impl Tenant {
-    /// Creates the store for `context` and instantiates with `instantiate`,
-    /// under the same fuel and deadline as one call (start functions run).
+    /// Charges `footprint` to the engine's mapping budget, creates the store
+    /// for `context` and instantiates with `instantiate`, under the same fuel
+    /// and deadline as one call (start functions run).
     pub(crate) fn instantiate<X>(
         engine: &Engine,
+        footprint: crate::mapping_budget::Footprint,
         context: HostContext,
         instantiate: impl FnOnce(&mut Store<HostContext>) -> wasmtime::Result<X>,
     ) -> Result<(Self, X)> {
+        let charge = engine.budget().charge(footprint)?;
         let limits = *context.limiter.limits();
         let mut store = Store::new(engine.wasmtime(), context);
         store.limiter(|context| &mut context.limiter);
@@ -56,6 +61,7 @@ impl Tenant {
         });
         let mut tenant = Self {
             store,
+            charge,
             limits,
             deadline_ticks: engine.deadline_ticks(limits.deadline_per_call()),
             poisoned: None,
@@ -74,6 +80,9 @@ impl Tenant {
                 ErrorKind::Poisoned,
                 format!("an earlier call trapped ({cause}); instantiate a fresh instance"),
             ));
+        }
+        if mode == Mode::Async {
+            self.charge.async_stack()?;
         }
         self.arm(mode)?;
         Ok(Started(Instant::now()))
@@ -207,7 +216,13 @@ fn classify(
             (None, Stage::Call) => (ErrorKind::Trap, error.to_string()),
         },
     };
-    Error::new(kind, message).with_wasmtime(error)
+    let typed = Error::new(kind, message);
+    let typed = if kind == ErrorKind::HostResources {
+        typed.with_host_resource(crate::mapping_budget::diagnose_os_refusal())
+    } else {
+        typed
+    };
+    typed.with_wasmtime(error)
 }
 
 fn limit_message(exceeded: Exceeded, trap: Option<wasmtime::Trap>) -> (ErrorKind, String) {

@@ -1,0 +1,355 @@
+//! The host's limits (issue 10): an engine refuses the next tenant with
+//! `HostResources` while the host still has room, and the host survives:
+//! at the kernel's `vm.max_map_count` (both allocators, `RUST_BACKTRACE=1`)
+//! and under a lowered `RLIMIT_AS`. Each runs in a child process (this test
+//! binary, re-executed on [`child`]), so that the limits it reaches are its
+//! own, not every other test's.
+
+use std::backtrace::{Backtrace, BacktraceStatus};
+
+use plugbox::{Allocator, Engine, Error, ErrorKind, HostResource, Instance, Plugin};
+
+use crate::plugin;
+
+/// The child's part, by name, in this variable.
+const CHILD: &str = "PLUGBOX_TEST_HOST_RESOURCES_CHILD";
+/// The kernel's default `vm.max_map_count`: on a machine where it was
+/// raised, the children keep the difference in their reserve, so that they
+/// stop where a default machine would (and in seconds).
+const DEFAULT_MAX_MAP_COUNT: usize = 65_530;
+
+/// Runs [`child`] as `part` with `RUST_BACKTRACE=1`: its stdout, or a failure
+/// with everything it printed.
+fn run_child(part: &str) -> String {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "host_resources::child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, part)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "the child ({part}) failed: {}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "the child did not run: {stdout}"
+    );
+    stdout
+}
+
+#[test]
+fn pooled_tenants_stop_at_the_mapping_budget_and_the_host_survives() {
+    let stdout = run_child("pooling");
+    assert!(
+        stdout.contains("refused: HostResources MemoryMappings"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("sysctl -w vm.max_map_count="), "{stdout}");
+    assert!(stdout.contains("survived"), "{stdout}");
+    assert!(stdout.contains("refilled"), "{stdout}");
+}
+
+#[test]
+fn on_demand_tenants_stop_at_the_mapping_budget_and_the_host_survives() {
+    let stdout = run_child("on-demand");
+    assert!(
+        stdout.contains("refused: HostResources MemoryMappings"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("survived"), "{stdout}");
+}
+
+#[test]
+fn a_lowered_address_space_limit_stops_tenants_and_the_host_survives() {
+    let stdout = run_child("rlimit");
+    assert!(
+        stdout.contains("pool refused: Config") && stdout.contains("RLIMIT_AS"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("refused: HostResources AddressSpace"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("survived"), "{stdout}");
+    // The OS's own refusal (the limit lowered after the engine was built,
+    // so the budget could not know) is still a typed error.
+    assert!(
+        stdout.contains("os refused: HostResources AddressSpace, os error Some(12)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("then: HELLO"), "{stdout}");
+}
+
+#[test]
+fn the_mapping_reserve_is_the_embedders_to_set() {
+    let stdout = run_child("reserve");
+    assert!(stdout.contains("refused at 100 of 100"), "{stdout}");
+}
+
+#[test]
+fn a_pool_larger_than_the_address_space_is_a_config_error() {
+    // 100 million 16 MiB slots: 1.5 PiB, more than any process can reserve.
+    let error = Engine::builder()
+        .allocator(Allocator::Pooling {
+            capacity: 100_000_000,
+        })
+        .build()
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config, "{error}");
+    let message = error.message();
+    assert!(
+        message.contains("needs 1743257810124800 bytes")
+            && message.contains("100000000 memory slots of 16777216 bytes")
+            && message.contains("the user address space"),
+        "{message}"
+    );
+}
+
+#[test]
+#[ignore = "a child process of the tests above"]
+fn child() {
+    let Ok(part) = std::env::var(CHILD) else {
+        return;
+    };
+    match part.as_str() {
+        "pooling" => pooling(),
+        "on-demand" => on_demand(),
+        "rlimit" => lowered_rlimit(),
+        "reserve" => reserve(),
+        other => panic!("no child part {other}"),
+    }
+}
+
+fn pooling() {
+    let max = max_map_count();
+    let engine = Engine::builder()
+        .allocator(Allocator::Pooling {
+            capacity: u32::try_from(max / 4 + 1_000).unwrap(),
+        })
+        .host_reserve_mappings(default_reserve(max))
+        .build()
+        .unwrap();
+    let hello = plugin(&engine, "hello");
+    let (mut tenants, refusal) = fill(&hello, Vec::new());
+    report(&refusal, &tenants);
+    survive(&mut tenants);
+    // Half of them go; their slots stay mapped for the next: as many new
+    // tenants fit again (reusing them), and the host survives again.
+    let before = tenants.len();
+    tenants.truncate(before / 2);
+    let (mut tenants, refusal) = fill(&hello, tenants);
+    assert!(
+        tenants.len() + 8 >= before,
+        "{} tenants after refilling, {before} before",
+        tenants.len()
+    );
+    println!("refilled {} of {before}", tenants.len());
+    report(&refusal, &tenants);
+    survive(&mut tenants);
+}
+
+fn on_demand() {
+    let max = max_map_count();
+    let engine = Engine::builder()
+        .allocator(Allocator::OnDemand)
+        .host_reserve_mappings(default_reserve(max))
+        .build()
+        .unwrap();
+    let (mut tenants, refusal) = fill(&plugin(&engine, "hello"), Vec::new());
+    report(&refusal, &tenants);
+    survive(&mut tenants);
+}
+
+fn reserve() {
+    // A reserve that leaves room for 100 lean tenants (4 mappings each),
+    // give or take the few mappings the engine and the compiled plugin add.
+    let (max, held) = (max_map_count(), map_count());
+    let engine = Engine::builder()
+        .allocator(Allocator::OnDemand)
+        .host_reserve_mappings(max - held - 100 * 4)
+        .build()
+        .unwrap();
+    let hello = plugin(&engine, "hello");
+    // Past the budget's rate limit: the refusal reads the kernel again.
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    let (tenants, refusal) = fill(&hello, Vec::new());
+    assert!(
+        (95..=100).contains(&tenants.len()),
+        "{}: {refusal}",
+        tenants.len()
+    );
+    assert!(
+        refusal.message().contains("host_reserve_mappings"),
+        "{refusal}"
+    );
+    println!(
+        "refused at 100 of 100, give or take 5 ({}): {refusal}",
+        tenants.len()
+    );
+}
+
+/// The reserve that makes the budget stop where it would at the default
+/// sysctl: the default's, plus whatever the sysctl was raised by.
+fn default_reserve(max: usize) -> usize {
+    let default = 1_024usize.max(DEFAULT_MAX_MAP_COUNT / 20);
+    default + max.saturating_sub(DEFAULT_MAX_MAP_COUNT)
+}
+
+fn lowered_rlimit() {
+    let used = address_used();
+    // 3 GiB above what the process uses: 1 GiB is the default reserve.
+    set_address_limit(used + (3 << 30));
+    // The default pool (1,000 × 16 MiB slots) cannot be reserved: refused
+    // when the engine is built, not at the Nth instance.
+    let error = Engine::builder().build().unwrap_err();
+    println!("pool refused: {:?}: {error}", error.kind());
+    assert_eq!(error.kind(), ErrorKind::Config);
+    // On demand, every instance reserves a 16 MiB slot of address space.
+    let engine = Engine::builder()
+        .allocator(Allocator::OnDemand)
+        .build()
+        .unwrap();
+    let hello = plugin(&engine, "hello");
+    let (mut tenants, refusal) = fill(&hello, Vec::new());
+    assert!(
+        (64..=128).contains(&tenants.len()),
+        "{} tenants in 2 GiB",
+        tenants.len()
+    );
+    report(&refusal, &tenants);
+    survive(&mut tenants);
+    drop(tenants);
+
+    // Lowered again after the engine was built, to 1 MiB above use: the
+    // budget's reading predates it, the OS refuses the `mmap`.
+    let previous = address_limit();
+    set_address_limit(address_used() + (1 << 20));
+    let refused = hello.instantiate().err();
+    restore_address_limit(&previous);
+    let refused = refused.expect("16 MiB more than the limit allows");
+    println!(
+        "os refused: {:?} {:?}, os error {:?}: {refused}",
+        refused.kind(),
+        refused.host_resource().unwrap(),
+        refused.os_error()
+    );
+    let mut instance = hello.instantiate().unwrap();
+    let output = instance.call(b"hello").unwrap().output;
+    println!("then: {}", String::from_utf8_lossy(&output));
+}
+
+/// Instantiates `plugin` until refused: the live tenants (after `tenants`)
+/// and the refusal, which must be `HostResources` from the budget (no OS
+/// error: the OS never refused).
+fn fill(plugin: &Plugin, mut tenants: Vec<Instance>) -> (Vec<Instance>, Error) {
+    loop {
+        match plugin.instantiate() {
+            Ok(tenant) => tenants.push(tenant),
+            Err(error) => {
+                assert_eq!(error.kind(), ErrorKind::HostResources, "{error}");
+                assert_eq!(error.os_error(), None, "the OS refused first: {error}");
+                return (tenants, error);
+            }
+        }
+        assert!(tenants.len() < 1_000_000, "never refused");
+    }
+}
+
+/// Prints the refusal and what the process holds, which must leave the
+/// reserve named in the message free.
+fn report(refusal: &Error, tenants: &[Instance]) {
+    let (held, max) = (map_count(), max_map_count());
+    println!(
+        "refused: {:?} {:?} after {} tenants, {held} of {max} mappings held: {refusal}",
+        refusal.kind(),
+        refusal.host_resource().unwrap(),
+        tenants.len()
+    );
+    if refusal.host_resource() == Some(HostResource::MemoryMappings) {
+        assert!(
+            max - held >= default_reserve(max) / 2,
+            "{held} of {max} mappings held"
+        );
+    }
+}
+
+/// What a host does next, all of which needs memory, mappings or address
+/// space: it must not abort.
+fn survive(tenants: &mut [Instance]) {
+    // 64 MiB in 4 KiB pieces, every page touched.
+    let pieces: Vec<Vec<u8>> = (0..16 * 1024).map(|i| vec![i as u8; 4096]).collect();
+    assert_eq!(pieces.iter().map(Vec::len).sum::<usize>(), 64 << 20);
+    drop(pieces);
+    // A backtrace, as an error path with RUST_BACKTRACE=1 captures one.
+    let backtrace = Backtrace::capture();
+    assert_eq!(backtrace.status(), BacktraceStatus::Captured);
+    let text = backtrace.to_string();
+    assert!(text.contains("survive"), "{text}");
+    println!("a backtrace of {} lines:\n{text}", text.lines().count());
+    // A thread, with its stack and (first allocation) its malloc arena.
+    let sum = std::thread::spawn(|| (1..=1_000u64).map(|n| vec![n; 16][0]).sum::<u64>())
+        .join()
+        .unwrap();
+    assert_eq!(sum, 500_500);
+    // Every tenant still answers.
+    for tenant in tenants.iter_mut() {
+        assert_eq!(tenant.call(b"still here").unwrap().output, b"STILL HERE");
+    }
+    println!("survived with {} live tenants", tenants.len());
+}
+
+fn max_map_count() -> usize {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn map_count() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .count()
+}
+
+/// `VmSize` in bytes.
+fn address_used() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().next().unwrap().parse().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    pages * u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap()
+}
+
+fn address_limit() -> libc::rlimit {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a valid out-pointer.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) }, 0);
+    limit
+}
+
+/// Lowers the soft `RLIMIT_AS` to `bytes`.
+fn set_address_limit(bytes: u64) {
+    restore_address_limit(&libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: address_limit().rlim_max,
+    });
+}
+
+fn restore_address_limit(limit: &libc::rlimit) {
+    // SAFETY: a valid pointer; the soft limit may go up to the hard one.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, limit) }, 0);
+}
