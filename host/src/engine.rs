@@ -197,6 +197,13 @@ impl EngineBuilder {
         self
     }
 
+    /// The default of [`host_reserve_mappings`](Self::host_reserve_mappings)
+    /// under a `vm.max_map_count` of `max_map_count`: 1,024 or 5 %, whichever
+    /// is larger.
+    pub fn default_host_reserve_mappings(max_map_count: usize) -> usize {
+        crate::mapping_budget::Reserve::default().maps(max_map_count)
+    }
+
     /// Bytes of address space kept free for the rest of the process below
     /// `RLIMIT_AS` (or the architecture's user address space, 128 TiB on
     /// x86-64, without one): an on-demand instance whose memory reservation

@@ -403,7 +403,8 @@ fn check_pool(
         .unwrap_or(usize::MAX)
         .saturating_mul(MAPS_PER_STACK);
     let reserve_maps = reserve.maps(max_maps);
-    if max_maps != usize::MAX && held + stack_maps + reserve_maps > max_maps {
+    let needed_maps = held.saturating_add(stack_maps).saturating_add(reserve_maps);
+    if max_maps != usize::MAX && stack_maps > 0 && needed_maps > max_maps {
         return Err(Error::new(
             ErrorKind::Config,
             format!(
@@ -412,7 +413,7 @@ fn check_pool(
                  {max_maps} that vm.max_map_count allows and keeps {reserve_maps} free for the \
                  host (EngineBuilder::host_reserve_mappings). Lower max_async_calls, or raise \
                  the limit: `sysctl -w vm.max_map_count={}`",
-                (held + stack_maps + reserve_maps).saturating_mul(2)
+                needed_maps.saturating_mul(2)
             ),
         ));
     }
