@@ -94,6 +94,7 @@ fn a_lowered_address_space_limit_stops_tenants_and_the_host_survives() {
 fn the_mapping_reserve_is_the_embedders_to_set() {
     let stdout = run_child("reserve");
     assert!(stdout.contains("refused at 100 of 100"), "{stdout}");
+    assert!(stdout.contains("async refused after"), "{stdout}");
 }
 
 #[test]
@@ -182,7 +183,7 @@ fn reserve() {
     let hello = plugin(&engine, "hello");
     // Past the budget's rate limit: the refusal reads the kernel again.
     std::thread::sleep(std::time::Duration::from_millis(1_100));
-    let (tenants, refusal) = fill(&hello, Vec::new());
+    let (mut tenants, refusal) = fill(&hello, Vec::new());
     assert!(
         (95..=100).contains(&tenants.len()),
         "{}: {refusal}",
@@ -196,6 +197,42 @@ fn reserve() {
         "refused at 100 of 100, give or take 5 ({}): {refusal}",
         tenants.len()
     );
+
+    // Tenants go until one more fits again: then there is room for one
+    // lean tenant (4 mappings) but not two (8).
+    let fits = loop {
+        tenants.pop().unwrap();
+        if let Ok(tenant) = hello.instantiate() {
+            break tenant;
+        }
+    };
+    drop(fits);
+    // On demand, an instance's first async call maps a fiber stack (2
+    // mappings, kept in its store): room for 2 or 3 of them.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut stacks = 0;
+    let refused = loop {
+        let tenant = &mut tenants[stacks];
+        match runtime.block_on(tenant.call_async(b"async")) {
+            Ok(response) => assert_eq!(response.output, b"ASYNC"),
+            Err(error) => break error,
+        }
+        // A second async call reuses the stack: free.
+        runtime.block_on(tenant.call_async(b"again")).unwrap();
+        stacks += 1;
+    };
+    assert_eq!(refused.kind(), ErrorKind::HostResources, "{refused}");
+    assert!(refused.message().contains("fiber stack"), "{refused}");
+    assert!(
+        (2..=3).contains(&stacks),
+        "{stacks} fiber stacks: {refused}"
+    );
+    // The refused tenant never ran: it is not poisoned.
+    let output = tenants[stacks].call(b"sync").unwrap().output;
+    assert_eq!(output, b"SYNC");
+    println!("async refused after {stacks} fiber stacks: {refused}");
 }
 
 /// The reserve that makes the budget stop where it would at the default
