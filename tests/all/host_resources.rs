@@ -18,10 +18,16 @@ const CHILD: &str = "PLUGBOX_TEST_HOST_RESOURCES_CHILD";
 /// stop where a default machine would (and in seconds).
 const DEFAULT_MAX_MAP_COUNT: usize = 65_530;
 
+/// A child that takes longer has hung (at the wall, a process without the
+/// budget can deadlock in its own error path): it is killed and fails.
+const CHILD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Runs [`child`] as `part` with `RUST_BACKTRACE=1`: its stdout, or a failure
 /// with everything it printed.
 fn run_child(part: &str) -> String {
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
             "host_resources::child",
@@ -31,19 +37,38 @@ fn run_child(part: &str) -> String {
         ])
         .env(CHILD, part)
         .env("RUST_BACKTRACE", "1")
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let read = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = pipe.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = read(Box::new(child.stdout.take().unwrap()));
+    let stderr = read(Box::new(child.stderr.take().unwrap()));
+    let began = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if began.elapsed() > CHILD_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
     assert!(
-        output.status.success(),
-        "the child ({part}) failed: {}\n{stdout}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
+        status.is_some_and(|status| status.success()),
+        "the child ({part}) failed ({status:?}, killed after {CHILD_TIMEOUT:?} if None): \
+         {stdout}\n{stderr}"
     );
-    assert!(
-        stdout.contains("1 passed"),
-        "the child did not run: {stdout}"
-    );
+    assert!(stdout.contains("1 passed"), "the child did not run: {stdout}");
     stdout
 }
 
