@@ -68,7 +68,10 @@ fn run_child(part: &str) -> String {
         "the child ({part}) failed ({status:?}, killed after {CHILD_TIMEOUT:?} if None): \
          {stdout}\n{stderr}"
     );
-    assert!(stdout.contains("1 passed"), "the child did not run: {stdout}");
+    assert!(
+        stdout.contains("1 passed"),
+        "the child did not run: {stdout}"
+    );
     stdout
 }
 
@@ -116,6 +119,12 @@ fn a_lowered_address_space_limit_stops_tenants_and_the_host_survives() {
 }
 
 #[test]
+fn a_churning_pool_leaves_the_budget_to_everyone_else() {
+    let stdout = run_child("churn");
+    assert!(stdout.contains("after churning"), "{stdout}");
+}
+
+#[test]
 fn the_mapping_reserve_is_the_embedders_to_set() {
     let stdout = run_child("reserve");
     assert!(stdout.contains("refused at 100 of 100"), "{stdout}");
@@ -152,6 +161,7 @@ fn child() {
         "on-demand" => on_demand(),
         "rlimit" => lowered_rlimit(),
         "reserve" => reserve(),
+        "churn" => churn(),
         other => panic!("no child part {other}"),
     }
 }
@@ -258,6 +268,35 @@ fn reserve() {
     let output = tenants[stacks].call(b"sync").unwrap().output;
     assert_eq!(output, b"SYNC");
     println!("async refused after {stacks} fiber stacks: {refused}");
+}
+
+fn churn() {
+    let max = max_map_count();
+    // Each new tenant of a pool reuses the slot (and mappings) of the one
+    // dropped before it, and is charged as if it mapped its own.
+    let pooled = Engine::builder()
+        .allocator(Allocator::Pooling { capacity: 4 })
+        .build()
+        .unwrap();
+    let hello = plugin(&pooled, "hello");
+    for _ in 0..100_000 {
+        drop(hello.instantiate().unwrap());
+    }
+    // Those charges came back: another engine gets the whole budget.
+    let on_demand = Engine::builder()
+        .allocator(Allocator::OnDemand)
+        .host_reserve_mappings(default_reserve(max))
+        .build()
+        .unwrap();
+    let (mut tenants, refusal) = fill(&plugin(&on_demand, "hello"), Vec::new());
+    assert!(
+        tenants.len() > 15_000,
+        "{} tenants after churning: {refusal}",
+        tenants.len()
+    );
+    report(&refusal, &tenants);
+    survive(&mut tenants);
+    println!("{} tenants after churning", tenants.len());
 }
 
 /// The reserve that makes the budget stop where it would at the default

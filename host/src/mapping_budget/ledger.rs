@@ -8,8 +8,10 @@
 //! default reserve (so a process
 //! that fills its room is read about log2(limit / 256) times on the way, never
 //! per instantiation), and before a refusal, at most once a second, so that
-//! an estimate that ran high (pooled slots reused, engines dropped) is
-//! corrected before anyone is turned away.
+//! an estimate that ran high (mappings the host unmapped) is corrected before
+//! anyone is turned away. Pooled engines' charges that ran high (slots
+//! reused) are reconciled with wasmtime's counts, without reading the kernel,
+//! on the same occasions.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -88,6 +90,9 @@ const REFUSAL_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// See the module documentation.
 pub(crate) struct Ledger {
     probe: Box<dyn Fn() -> Probe + Send + Sync>,
+    /// Brings charges that ran above what is mapped back down (pooled
+    /// engines' slots reused): cheap, no reading of the kernel.
+    reconcile: Box<dyn Fn() + Send + Sync>,
     /// Charged by live instances of every engine.
     charged_maps: AtomicUsize,
     charged_bytes: AtomicU64,
@@ -107,9 +112,13 @@ pub(crate) struct Ledger {
 }
 
 impl Ledger {
-    pub(crate) fn new(probe: Box<dyn Fn() -> Probe + Send + Sync>) -> Self {
+    pub(crate) fn new(
+        probe: Box<dyn Fn() -> Probe + Send + Sync>,
+        reconcile: Box<dyn Fn() + Send + Sync>,
+    ) -> Self {
         Self {
             probe,
+            reconcile,
             charged_maps: AtomicUsize::new(0),
             charged_bytes: AtomicU64::new(0),
             base_maps: AtomicUsize::new(0),
@@ -125,6 +134,7 @@ impl Ledger {
 
     /// Reads the kernel now (engine build).
     pub(crate) fn refresh(&self) {
+        (self.reconcile)();
         let mut last = self
             .last_read
             .lock()
@@ -151,15 +161,23 @@ impl Ledger {
         if maps >= self.refresh_maps_at.load(Relaxed)
             || bytes >= self.refresh_bytes_at.load(Relaxed)
         {
-            // Whoever holds the lock is reading already.
-            if let Ok(mut last) = self.last_read.try_lock() {
-                self.read(&mut last, cost);
+            // Charges that only ran high come down without a reading.
+            (self.reconcile)();
+            if self.charged_maps.load(Relaxed) >= self.refresh_maps_at.load(Relaxed)
+                || self.charged_bytes.load(Relaxed) >= self.refresh_bytes_at.load(Relaxed)
+            {
+                // Whoever holds the lock is reading already.
+                if let Ok(mut last) = self.last_read.try_lock() {
+                    self.read(&mut last, cost);
+                }
             }
         }
         if self.refusal(maps, bytes, cost, reserve).is_none() {
             return Ok(());
         }
-        // About to refuse: make sure on a fresh reading (rate-limited).
+        // About to refuse: make sure, on reconciled charges and a fresh
+        // reading (rate-limited).
+        (self.reconcile)();
         {
             let mut last = self
                 .last_read

@@ -19,9 +19,10 @@
 //! calling thread's shard of the pool has none), so a pooled instance's
 //! charge stays with the engine when it drops, and every new instance is
 //! charged as if its slot were new: the ledger never counts less than the
-//! pool maps. Before refusing, an engine gives back what its charges exceed
-//! the slots its pool has ever used (wasmtime's counts of live and warm
-//! memories) at 4 mappings each; and while its pool has warm slots, which a
+//! pool maps. When the charges pass the ledger's next reading, and before it
+//! refuses anyone, every pooled engine gives back what its charges exceed
+//! the slots its pool has used (wasmtime's counts of live and warm memories)
+//! at 4 mappings each; and while its pool has warm slots, which a
 //! new instance will most likely reuse without a new mapping, it may spend
 //! up to half of its reserve on instances that do (the next refusal
 //! corrects the count again), so reused slots do not turn tenants away and
@@ -38,7 +39,7 @@ mod probe;
 mod tests;
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, Weak};
 
 use crate::error::{Error, ErrorKind, Result};
 pub(crate) use ledger::{Footprint, Reserve};
@@ -68,7 +69,22 @@ impl std::fmt::Display for HostResource {
 }
 
 /// The one ledger of this process: the limits are the process's.
-static LEDGER: LazyLock<Ledger> = LazyLock::new(|| Ledger::new(Box::new(probe::process)));
+static LEDGER: LazyLock<Ledger> =
+    LazyLock::new(|| Ledger::new(Box::new(probe::process), Box::new(reconcile_pooled_engines)));
+
+/// The pooled engines of the process, for [`reconcile_pooled_engines`].
+static POOLED: Mutex<Vec<Weak<EngineBudget>>> = Mutex::new(Vec::new());
+
+/// Brings every pooled engine's charge down to what its pool maps.
+fn reconcile_pooled_engines() {
+    let mut engines = POOLED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    engines.retain(|engine| engine.strong_count() > 0);
+    for engine in engines.iter().filter_map(Weak::upgrade) {
+        engine.reconcile();
+    }
+}
 
 /// Mappings one linear memory holds with a copy-on-write image: the image,
 /// the accessible memory on either side of it, the reserved rest of the slot
@@ -119,7 +135,7 @@ impl EngineBudget {
         if let Some(pool) = pool {
             check_pool(ledger, reserve, pool, memory_bytes)?;
         }
-        Ok(Arc::new(Self {
+        let budget = Arc::new(Self {
             ledger,
             reserve,
             pooled: pool.is_some(),
@@ -127,7 +143,14 @@ impl EngineBudget {
             pool_maps: AtomicUsize::new(0),
             metrics: OnceLock::new(),
             live: AtomicUsize::new(0),
-        }))
+        });
+        if budget.pooled {
+            POOLED
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(Arc::downgrade(&budget));
+        }
+        Ok(budget)
     }
 
     /// Reads the kernel again once the engine (its pool) exists.
@@ -192,16 +215,13 @@ impl EngineBudget {
         })
     }
 
-    /// A pooled engine's second chance after `refusal` (see the module
-    /// documentation): the count corrected to the slots the pool has used,
-    /// then, with warm slots to reuse, half of the reserve.
-    fn charge_pooled_near_the_limit(
-        &self,
-        cost: Footprint,
-        refusal: Refusal,
-    ) -> std::result::Result<(), Refusal> {
+    /// Gives back what this pooled engine's charge exceeds the slots its
+    /// pool has used (live and warm) at 4 mappings each. Instances being
+    /// created meanwhile may be missed (counted a few mappings low until the
+    /// next reconciliation): well inside any reserve.
+    fn reconcile(&self) {
         let Some(metrics) = self.metrics.get() else {
-            return Err(refusal);
+            return;
         };
         let warm = usize::try_from(metrics.unused_warm_memories()).unwrap_or(usize::MAX);
         let used = metrics.memories().saturating_add(warm);
@@ -214,14 +234,24 @@ impl EngineBudget {
                 maps: excess,
                 bytes: 0,
             });
-            if self.ledger.charge(cost, self.reserve).is_ok() {
-                return Ok(());
-            }
         }
+    }
+
+    /// A pooled engine's second chance after `refusal` (the ledger has
+    /// reconciled every pool): with warm slots to reuse, half of the
+    /// reserve (see the module documentation).
+    fn charge_pooled_near_the_limit(
+        &self,
+        cost: Footprint,
+        refusal: Refusal,
+    ) -> std::result::Result<(), Refusal> {
+        let Some(metrics) = self.metrics.get() else {
+            return Err(refusal);
+        };
         let Refusal::Mappings { limit, .. } = refusal else {
             return Err(refusal);
         };
-        if warm == 0 {
+        if metrics.unused_warm_memories() == 0 {
             return Err(refusal);
         }
         let half = Reserve {

@@ -2,7 +2,7 @@
 //! refuses, what it reads and how often.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::ledger::{Footprint, Ledger, Refusal, Reserve};
 use super::probe::{AddressLimit, Probe};
@@ -14,6 +14,8 @@ struct Kernel {
     probe: Arc<Mutex<Probe>>,
     instances: Arc<AtomicUsize>,
     instance_bytes: Arc<AtomicU64>,
+    overcharged: Arc<AtomicUsize>,
+    reconciles: Arc<AtomicUsize>,
     reads: Arc<AtomicUsize>,
 }
 
@@ -28,21 +30,37 @@ impl Kernel {
             })),
             instances: Arc::new(AtomicUsize::new(0)),
             instance_bytes: Arc::new(AtomicU64::new(0)),
+            overcharged: Arc::new(AtomicUsize::new(0)),
+            reconciles: Arc::new(AtomicUsize::new(0)),
             reads: Arc::new(AtomicUsize::new(0)),
         }
     }
 
-    fn ledger(&self) -> Ledger {
+    fn ledger(&self) -> Arc<Ledger> {
         let kernel = self.clone();
-        let ledger = Ledger::new(Box::new(move || {
-            kernel.reads.fetch_add(1, Relaxed);
-            let mut probe = *kernel.probe.lock().unwrap();
-            probe.maps = probe.maps.map(|host| host + kernel.instances.load(Relaxed));
-            probe.address_used = probe
-                .address_used
-                .map(|host| host + kernel.instance_bytes.load(Relaxed));
-            probe
-        }));
+        let reconciler = self.clone();
+        let this: Arc<OnceLock<Weak<Ledger>>> = Arc::default();
+        let that = Arc::clone(&this);
+        let ledger = Arc::new(Ledger::new(
+            Box::new(move || {
+                kernel.reads.fetch_add(1, Relaxed);
+                let mut probe = *kernel.probe.lock().unwrap();
+                probe.maps = probe.maps.map(|host| host + kernel.instances.load(Relaxed));
+                probe.address_used = probe
+                    .address_used
+                    .map(|host| host + kernel.instance_bytes.load(Relaxed));
+                probe
+            }),
+            // A pool whose charges ran `overcharged` mappings high.
+            Box::new(move || {
+                reconciler.reconciles.fetch_add(1, Relaxed);
+                let maps = reconciler.overcharged.swap(0, Relaxed);
+                if let Some(ledger) = that.get().and_then(Weak::upgrade) {
+                    ledger.release(Footprint { maps, bytes: 0 });
+                }
+            }),
+        ));
+        let _ = this.set(Arc::downgrade(&ledger));
         ledger.refresh();
         ledger
     }
@@ -226,4 +244,36 @@ fn an_unknown_limit_refuses_nothing() {
     for _ in 0..100_000 {
         ledger.charge(LEAN, Reserve::default()).unwrap();
     }
+}
+
+#[test]
+fn charges_that_ran_high_are_reconciled_without_reading_the_kernel() {
+    let kernel = Kernel::new(65_530, 1_000);
+    let ledger = kernel.ledger();
+    // A pooled engine churns: each new instance reuses the slot of the one
+    // dropped before it (no new mapping), and is charged 4 all the same.
+    for _ in 0..100_000 {
+        ledger.charge(LEAN, Reserve::default()).unwrap();
+        kernel.overcharged.fetch_add(4, Relaxed);
+    }
+    // Reconciled each time the charges passed the next reading's mark; the
+    // kernel was read no more than once beyond the build (the floor).
+    assert!(kernel.reconciles.load(Relaxed) > 10);
+    assert!(kernel.reads() <= 2, "{} readings", kernel.reads());
+    // All the room is still there for real instances.
+    let (fitted, _) = kernel.fill(&ledger, LEAN, Reserve::default());
+    assert!(fitted + 1 >= 15_313, "{fitted}");
+}
+
+#[test]
+fn a_refusal_reconciles_first() {
+    let kernel = Kernel::new(65_530, 1_000);
+    let ledger = kernel.ledger();
+    let (fitted, _) = kernel.fill(&ledger, LEAN, Reserve::default());
+    // 100 of them turn out to have reused slots: the next refusal gives
+    // their charges back first, and 100 more fit.
+    kernel.instances.fetch_sub(400, Relaxed);
+    kernel.overcharged.store(400, Relaxed);
+    let (more, _) = kernel.fill(&ledger, LEAN, Reserve::default());
+    assert_eq!((fitted, more), (15_313, 100));
 }
