@@ -34,6 +34,7 @@
 //! both numbers, not a failure at the Nth instance.
 
 mod ledger;
+mod pool;
 mod probe;
 #[cfg(test)]
 mod tests;
@@ -133,7 +134,7 @@ impl EngineBudget {
         let ledger: &'static Ledger = &LEDGER;
         ledger.refresh();
         if let Some(pool) = pool {
-            check_pool(ledger, reserve, pool, memory_bytes)?;
+            pool::check_pool(ledger, reserve, pool, memory_bytes)?;
         }
         let budget = Arc::new(Self {
             ledger,
@@ -379,75 +380,6 @@ pub(crate) fn diagnose_os_refusal() -> HostResource {
         (Some(max), Some(held)) if held.saturating_add(256) >= max => HostResource::MemoryMappings,
         _ => HostResource::AddressSpace,
     }
-}
-
-/// Refuses a pool that cannot be reserved with the reserve to spare.
-fn check_pool(
-    ledger: &Ledger,
-    reserve: Reserve,
-    pool: &wasmtime::PoolingAllocationConfig,
-    memory_bytes: u64,
-) -> Result<()> {
-    let page = probe::page_size();
-    let round = |bytes: u64| bytes.div_ceil(page).saturating_mul(page);
-    let memories = u64::from(pool.get_total_memories());
-    let slot = round(memory_bytes.max(pool.get_max_memory_size() as u64));
-    let tables = u64::from(pool.get_total_tables());
-    let table = round((pool.get_table_elements() as u64).saturating_mul(TABLE_ELEMENT_BYTES));
-    let stacks = u64::from(pool.get_total_stacks());
-    let stack = round(ASYNC_STACK_BYTES).saturating_add(page);
-    let needed = memories
-        .saturating_mul(slot)
-        .saturating_add(tables.saturating_mul(table))
-        .saturating_add(stacks.saturating_mul(stack));
-    let (held, max_maps, used, limit) = ledger.estimate();
-    let reserve_bytes = reserve.bytes(limit.bytes());
-    let free = limit
-        .bytes()
-        .saturating_sub(used)
-        .saturating_sub(reserve_bytes);
-    if needed > free {
-        return Err(Error::new(
-            ErrorKind::Config,
-            format!(
-                "the instance pool needs {} of address space ({memories} memory slots of {}, \
-                 {tables} table slots of {}, {stacks} fiber stacks of {}), more than the {} \
-                 this process can still reserve under {} ({}, {} in use, {} kept free for the \
-                 host: EngineBuilder::host_reserve_address_space). Lower the pool capacity or \
-                 EngineBuilder::memory_slot_bytes, or {}",
-                bytes(needed),
-                bytes(slot),
-                bytes(table),
-                bytes(stack),
-                bytes(free),
-                limit.name(),
-                bytes(limit.bytes()),
-                bytes(used),
-                bytes(reserve_bytes),
-                raise_address_limit(limit),
-            ),
-        ));
-    }
-    // Each pooled fiber stack is two mappings (the stack, its guard page).
-    let stack_maps = usize::try_from(stacks)
-        .unwrap_or(usize::MAX)
-        .saturating_mul(MAPS_PER_STACK);
-    let reserve_maps = reserve.maps(max_maps);
-    let needed_maps = held.saturating_add(stack_maps).saturating_add(reserve_maps);
-    if max_maps != usize::MAX && stack_maps > 0 && needed_maps > max_maps {
-        return Err(Error::new(
-            ErrorKind::Config,
-            format!(
-                "the instance pool's {stacks} fiber stacks (EngineBuilder::max_async_calls) \
-                 need {stack_maps} memory mappings; the process holds about {held} of the \
-                 {max_maps} that vm.max_map_count allows and keeps {reserve_maps} free for the \
-                 host (EngineBuilder::host_reserve_mappings). Lower max_async_calls, or raise \
-                 the limit: `sysctl -w vm.max_map_count={}`",
-                needed_maps.saturating_mul(2)
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// How to get more address space under `limit`.
