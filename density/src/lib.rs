@@ -138,22 +138,30 @@ pub const MAPPINGS_PER_PLUGBOX_TENANT: usize = 4;
 
 /// The `vm.max_map_count` in force, and a warning when it is too low for
 /// `tenants` live plugbox tenants in this process (each holds
-/// [`MAPPINGS_PER_PLUGBOX_TENANT`]): the sysctl, not memory, would stop the
+/// [`MAPPINGS_PER_PLUGBOX_TENANT`], and the engine keeps its default reserve
+/// of mappings free for the host): the sysctl, not memory, would stop the
 /// run, and the report would say so.
 pub fn map_count_check(tenants: usize) -> (Option<usize>, Option<String>) {
     let Some(max) = memory::max_map_count() else {
         return (None, None);
     };
     let held = memory::map_count().unwrap_or(0);
-    let fit = max.saturating_sub(held) / MAPPINGS_PER_PLUGBOX_TENANT;
+    let reserve = plugbox::EngineBuilder::default_host_reserve_mappings(max);
+    let fit = max.saturating_sub(held).saturating_sub(reserve) / MAPPINGS_PER_PLUGBOX_TENANT;
     let warning = (tenants > fit).then(|| {
-        let needed = tenants
+        let instances = tenants
             .saturating_mul(MAPPINGS_PER_PLUGBOX_TENANT)
-            .saturating_add(held + 1024);
+            .saturating_add(held);
+        // Enough for the tenants with the default reserve (1,024 or 5 %)
+        // of the value set.
+        let needed = instances
+            .saturating_add(1024)
+            .max(instances.saturating_mul(20) / 19 + 1);
         format!(
             "vm.max_map_count is {max}: about {fit} plugbox tenants fit in one process \
-             ({MAPPINGS_PER_PLUGBOX_TENANT} mappings each), fewer than {tenants}; \
-             `sysctl -w vm.max_map_count={needed}` (as root) lets the run go further"
+             ({MAPPINGS_PER_PLUGBOX_TENANT} mappings each, {reserve} kept free for the host), \
+             fewer than {tenants}; `sysctl -w vm.max_map_count={needed}` (as root) lets the \
+             run go further"
         )
     });
     (Some(max), warning)

@@ -1,7 +1,7 @@
 //! plugbox tenants: instances of the `hello` plugin in this process, with the
 //! engine's pooling or on-demand allocator and default limits.
 
-use plugbox::{Allocator, Engine, ErrorKind, Instance, Plugin};
+use plugbox::{Allocator, Engine, ErrorKind, HostResource, Instance, Plugin};
 
 use crate::method::{Failure, Fleet, Limit, limit_of_errno, near_map_limit};
 
@@ -81,12 +81,25 @@ impl Fleet for PlugboxFleet {
     }
 }
 
-/// The limit behind a plugbox error: its kind first; for errors caused by
-/// the OS (a failed `mmap`), the OS error found in its source chain.
+/// The limit behind a plugbox error: its kind first; for `HostResources`
+/// (the engine's mapping budget refused the tenant, or the OS its `mmap`),
+/// the resource the error names; for other errors caused by the OS, the OS
+/// error found in its source chain.
 fn classify(error: &plugbox::Error) -> Failure {
-    let detail = format!("{error}: {}", chain(error));
+    let chain = chain(error);
+    let detail = if chain.is_empty() {
+        error.to_string()
+    } else {
+        format!("{error}: {chain}")
+    };
     let limit = if error.kind() == ErrorKind::PoolExhausted {
         Limit::PoolCapacity
+    } else if let Some(resource) = error.host_resource() {
+        match resource {
+            HostResource::MemoryMappings => Limit::MaxMapCount,
+            HostResource::AddressSpace => Limit::AddressSpace,
+            _ => Limit::Other(detail.clone()),
+        }
     } else if let Some(limit) = error.os_error().and_then(limit_of_errno) {
         limit
     } else if near_map_limit() {
@@ -107,4 +120,43 @@ fn chain(error: &plugbox::Error) -> String {
         source = current.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first instance of an engine whose reserve `builder` sets so large
+    /// that the budget refuses it, classified.
+    fn refused(builder: plugbox::EngineBuilder) -> Failure {
+        let engine = builder.build().unwrap_or_else(|error| panic!("{error}"));
+        let artifact =
+            plugbox_artifacts::by_name(crate::PLUGIN).unwrap_or_else(|| panic!("plugin"));
+        let plugin = Plugin::new(&engine, artifact.bytes).unwrap_or_else(|error| panic!("{error}"));
+        match plugin.instantiate() {
+            Ok(_) => panic!("the budget let the instance in"),
+            Err(error) => classify(&error),
+        }
+    }
+
+    #[test]
+    fn a_budget_refusal_is_labelled_by_the_resource_it_names() {
+        for allocator in [Allocator::Pooling { capacity: 4 }, Allocator::OnDemand] {
+            // No pooled fiber stacks: their mappings are checked at build.
+            let failure = refused(
+                Engine::builder()
+                    .allocator(allocator)
+                    .max_async_calls(0)
+                    .host_reserve_mappings(usize::MAX / 2),
+            );
+            assert_eq!(failure.limit, Limit::MaxMapCount, "{}", failure.detail);
+        }
+        // Only on-demand instances map address space of their own.
+        let failure = refused(
+            Engine::builder()
+                .allocator(Allocator::OnDemand)
+                .host_reserve_address_space(1 << 62),
+        );
+        assert_eq!(failure.limit, Limit::AddressSpace, "{}", failure.detail);
+    }
 }

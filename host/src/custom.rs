@@ -71,6 +71,7 @@ impl std::fmt::Debug for CustomWorld {
 pub struct CustomPlugin {
     engine: Engine,
     pre: Arc<InstancePre<HostContext>>,
+    footprint: crate::mapping_budget::Footprint,
     info: Arc<ComponentInfo>,
     imports_wasi: bool,
     identity: Arc<Identity>,
@@ -104,6 +105,7 @@ impl CustomPlugin {
         let identity = Identity::new(&hash)?;
         Ok(Self {
             engine: engine.clone(),
+            footprint: engine.budget().footprint(&component),
             pre: Arc::new(pre),
             info: Arc::new(info),
             imports_wasi,
@@ -146,7 +148,9 @@ impl CustomPlugin {
     pub fn instantiate(&self) -> Result<CustomInstance> {
         let context = self.authority.context(self.imports_wasi)?;
         let (tenant, instance) =
-            Tenant::instantiate(&self.engine, context, |store| self.pre.instantiate(store))?;
+            Tenant::instantiate(&self.engine, self.footprint, context, |store| {
+                self.pre.instantiate(store)
+            })?;
         Ok(CustomInstance { tenant, instance })
     }
 }

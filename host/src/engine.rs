@@ -50,6 +50,7 @@ pub struct EngineBuilder {
     max_component_bytes: usize,
     instance_budget: InstanceBudget,
     kv_store: KvHandle,
+    reserve: crate::mapping_budget::Reserve,
 }
 
 /// What one instance may hold of the pool's core instances, memories and
@@ -89,6 +90,7 @@ impl Default for EngineBuilder {
                 tables: 16,
             },
             kv_store: KvHandle(Arc::new(MemoryKv::new())),
+            reserve: crate::mapping_budget::Reserve::default(),
         }
     }
 }
@@ -239,14 +241,60 @@ impl EngineBuilder {
         self
     }
 
+    /// Memory mappings kept free for the rest of the process below
+    /// `vm.max_map_count`: an instantiation (or an on-demand instance's
+    /// first async call, which maps a fiber stack) that would leave fewer
+    /// free fails with [`ErrorKind::HostResources`], so that the host's own
+    /// allocations, threads and error paths (a backtrace captured with
+    /// `RUST_BACKTRACE=1`) still find room and the process never aborts at
+    /// the kernel's limit. Default: 1,024 or 5 % of `vm.max_map_count`,
+    /// whichever is larger (3,276 of the default 65,530: about 15,500 lean
+    /// instances fit in one process).
+    ///
+    /// The budget charges each instance what it maps (4 mappings per linear
+    /// memory with copy-on-write images; 2 more on demand for a cached fiber
+    /// stack) against a count of the process's mappings read at build and
+    /// then rarely (when the charges since the last reading pass half of the
+    /// room it left, and before refusing, at most once a second), never per
+    /// instantiation. The count is process-wide: every engine's instances
+    /// and the host's own mappings share it. Raise the limit with `sysctl -w
+    /// vm.max_map_count=...`; a reserve of 0 turns the protection off.
+    pub fn host_reserve_mappings(mut self, mappings: usize) -> Self {
+        self.reserve.maps = Some(mappings);
+        self
+    }
+
+    /// The default of [`host_reserve_mappings`](Self::host_reserve_mappings)
+    /// under a `vm.max_map_count` of `max_map_count`: 1,024 or 5 %, whichever
+    /// is larger.
+    pub fn default_host_reserve_mappings(max_map_count: usize) -> usize {
+        crate::mapping_budget::Reserve::default().maps(max_map_count)
+    }
+
+    /// Bytes of address space kept free for the rest of the process below
+    /// `RLIMIT_AS` (or the architecture's user address space, 128 TiB on
+    /// x86-64, without one): an on-demand instance whose memory reservation
+    /// ([`memory_slot_bytes`](Self::memory_slot_bytes)) would leave less
+    /// free fails with [`ErrorKind::HostResources`], and a pool whose
+    /// reservation would fails [`build`](Self::build) with
+    /// [`ErrorKind::Config`]. Default: 1 GiB or 5 % of the limit, whichever
+    /// is larger. The limit is read when an engine is built (and at the
+    /// budget's rare readings): lower `RLIMIT_AS` before building.
+    pub fn host_reserve_address_space(mut self, bytes: u64) -> Self {
+        self.reserve.bytes = Some(bytes);
+        self
+    }
+
     /// Creates the engine and starts its epoch ticker.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::Config`] when the settings are inconsistent (zero
-    /// capacity, zero tick) or wasmtime rejects them (e.g. the host cannot
-    /// reserve the pool's address space) or the cache directory or its key
-    /// is not private to this user ([`cache_dir`](Self::cache_dir));
+    /// capacity, zero tick), when the pool's reservation (memory slots,
+    /// table slots and fiber stacks) does not fit in the address space or
+    /// the mappings left with the reserves kept free (the message names both
+    /// numbers), when wasmtime rejects them, or when the cache directory or
+    /// its key is not private to this user ([`cache_dir`](Self::cache_dir));
     /// [`ErrorKind::Io`] when the cache directory or its key cannot be
     /// created or read.
     pub fn build(self) -> Result<Engine> {
@@ -272,7 +320,13 @@ impl EngineBuilder {
                 "pool capacity must be non-zero",
             ));
         }
-        let config = self.wasmtime_config();
+        let pool = self.pool_config();
+        let budget = crate::mapping_budget::EngineBudget::new(
+            self.reserve,
+            pool.as_ref(),
+            self.memory_slot_bytes as u64,
+        )?;
+        let config = self.wasmtime_config(pool);
         let wasmtime = wasmtime::Engine::new(&config).map_err(|error| {
             Error::new(
                 ErrorKind::Config,
@@ -293,6 +347,7 @@ impl EngineBuilder {
             linker
         };
         let ticker = Ticker::start(wasmtime.clone(), self.epoch_tick)?;
+        budget.settle(&wasmtime);
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 wasmtime,
@@ -303,12 +358,13 @@ impl EngineBuilder {
                 io: crate::wasi::IoRuntime::default(),
                 cache,
                 settings: self,
+                budget,
                 ticker,
             }),
         })
     }
 
-    fn wasmtime_config(&self) -> wasmtime::Config {
+    fn wasmtime_config(&self, pool: Option<wasmtime::PoolingAllocationConfig>) -> wasmtime::Config {
         let mut config = wasmtime::Config::new();
         config
             .wasm_component_model(true)
@@ -322,6 +378,17 @@ impl EngineBuilder {
             .memory_reservation_for_growth(0)
             .guard_before_linear_memory(false)
             .parallel_compilation(true);
+        match pool {
+            Some(pool) => {
+                config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool))
+            }
+            None => config.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand),
+        };
+        config
+    }
+
+    /// The pool's configuration, for [`Allocator::Pooling`].
+    fn pool_config(&self) -> Option<wasmtime::PoolingAllocationConfig> {
         if let Allocator::Pooling { capacity } = self.allocator {
             let mut pool = wasmtime::PoolingAllocationConfig::default();
             let budget = self.instance_budget;
@@ -341,11 +408,10 @@ impl EngineBuilder {
                 // Fiber stacks for async calls and WASI plugins' calls; sync
                 // calls of lean plugins run on the caller's stack.
                 .total_stacks(self.max_async_calls.unwrap_or(capacity.min(1_000)));
-            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+            Some(pool)
         } else {
-            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);
+            None
         }
-        config
     }
 }
 
@@ -371,6 +437,7 @@ struct EngineInner {
     io: crate::wasi::IoRuntime,
     cache: Option<Cache>,
     settings: EngineBuilder,
+    budget: Arc<crate::mapping_budget::EngineBudget>,
     // Declared last: dropped (and joined) after everything else.
     ticker: Ticker,
 }
@@ -440,6 +507,11 @@ impl Engine {
 
     pub(crate) fn kv_store(&self) -> Arc<dyn KvStore> {
         Arc::clone(&self.inner.settings.kv_store.0)
+    }
+
+    /// The engine's share of the process's mapping budget.
+    pub(crate) fn budget(&self) -> &Arc<crate::mapping_budget::EngineBudget> {
+        &self.inner.budget
     }
 
     pub(crate) fn cache(&self) -> Option<&Cache> {

@@ -56,11 +56,14 @@ pub enum ErrorKind {
     /// The engine's instance pool is full: every slot is in use by a live
     /// [`Instance`](crate::Instance).
     PoolExhausted,
-    /// The operating system refused memory the instance needed (`mmap`
-    /// failed: the process is at `vm.max_map_count` mappings, or out of
-    /// address space under `RLIMIT_AS`). [`Error::os_error`] has the code.
-    /// Not the plugin's doing: the same instance may succeed once other
-    /// instances are dropped or the limit is raised.
+    /// The host has no room for the instance: the engine's mapping budget
+    /// refused it because it would eat into the reserve kept free for the
+    /// host below `vm.max_map_count` or the address-space limit
+    /// ([`EngineBuilder::host_reserve_mappings`](crate::EngineBuilder::host_reserve_mappings)),
+    /// or the operating system refused its memory (`mmap` failed;
+    /// [`Error::os_error`] has the code). [`Error::host_resource`] says
+    /// which resource. Not the plugin's doing: the same instance may succeed
+    /// once other instances are dropped or the limit is raised.
     HostResources,
     /// A policy is malformed (unknown field, wrong type, bad value); the
     /// message names the file, line and field.
@@ -142,6 +145,7 @@ struct Inner {
     message: String,
     source: Option<Source>,
     wasm_backtrace: Option<String>,
+    host_resource: Option<crate::mapping_budget::HostResource>,
 }
 
 enum Source {
@@ -157,6 +161,7 @@ impl Error {
                 message: message.into(),
                 source: None,
                 wasm_backtrace: None,
+                host_resource: None,
             }),
         }
     }
@@ -166,6 +171,14 @@ impl Error {
             self.inner.wasm_backtrace = Some(backtrace.to_string());
         }
         self.inner.source = Some(Source::Wasmtime(source));
+        self
+    }
+
+    pub(crate) fn with_host_resource(
+        mut self,
+        resource: crate::mapping_budget::HostResource,
+    ) -> Self {
+        self.inner.host_resource = Some(resource);
         self
     }
 
@@ -211,6 +224,13 @@ impl Error {
     /// Whether this is a trap, after which the instance is poisoned.
     pub fn is_trap(&self) -> bool {
         self.inner.kind.is_trap()
+    }
+
+    /// For [`ErrorKind::HostResources`]: which resource ran out (memory
+    /// mappings or address space), whether the engine's mapping budget
+    /// refused the instance first or the OS refused its `mmap`.
+    pub fn host_resource(&self) -> Option<crate::mapping_budget::HostResource> {
+        self.inner.host_resource
     }
 
     /// The operating system's error code behind this error, if an OS call

@@ -46,7 +46,7 @@ impl Instance {
             let async_bindings = pre.async_indices.load(&mut *store, &instance)?;
             Ok((bindings, async_bindings))
         };
-        let mut tenant = Tenant::new(engine, context)?;
+        let mut tenant = Tenant::new(engine, pre.footprint, context)?;
         let (bindings, async_bindings) = if pre.watched {
             Self::instantiate_watched(&mut tenant, pre, load)?
         } else {
@@ -76,6 +76,7 @@ impl Instance {
             wasmtime::component::Instance,
         ) -> wasmtime::Result<X>,
     ) -> Result<X> {
+        tenant.charge_fiber_stack()?;
         let started = crate::tenant::Started(std::time::Instant::now());
         let (canceller, deadline) = tenant.watchdog(&started);
         let runtime = tenant.engine().io_runtime()?.clone();
@@ -128,7 +129,7 @@ impl Instance {
     pub fn call(&mut self, input: &[u8]) -> Result<Response> {
         #[cfg(feature = "wasi")]
         if self.watched {
-            return crate::wasi::block_on(self.call_watched(input, Mode::Sync));
+            return crate::wasi::block_on(self.call_watched(input, Mode::SyncOnFiber));
         }
         self.check_input(input)?;
         let started = self.tenant.begin(Mode::Sync)?;

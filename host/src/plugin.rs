@@ -85,6 +85,7 @@ impl Plugin {
         };
         let pre = Prelinked {
             watched: fit.imports_wasi,
+            footprint: engine.budget().footprint(&component),
             sync_indices: crate::bindings::PluginIndices::new(&instance_pre).map_err(mismatch)?,
             async_indices: crate::bindings::async_exports::PluginIndices::new(&instance_pre)
                 .map_err(mismatch)?,
@@ -224,6 +225,8 @@ pub(crate) struct Prelinked {
     pub(crate) sync: PluginPre<HostContext>,
     pub(crate) sync_indices: crate::bindings::PluginIndices,
     pub(crate) async_indices: crate::bindings::async_exports::PluginIndices,
+    /// What one instance costs the engine's mapping budget.
+    pub(crate) footprint: crate::mapping_budget::Footprint,
 }
 
 /// Describes a component without requiring it to fit the plugbox world: what

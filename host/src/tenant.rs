@@ -14,6 +14,8 @@ use crate::limits::{Exceeded, Limits};
 /// One instance's store and call discipline.
 pub(crate) struct Tenant {
     pub(crate) store: Store<HostContext>,
+    // Dropped after the store, whose mappings it stands for.
+    charge: crate::mapping_budget::Charge,
     limits: Limits,
     deadline_ticks: u64,
     poisoned: Option<Poison>,
@@ -38,23 +40,31 @@ enum Poison {
 pub(crate) struct Started(pub(crate) Instant);
 
 impl Tenant {
-    /// Creates the store for `context` and instantiates with `instantiate`,
-    /// under the same fuel and deadline as one call (start functions run).
+    /// Charges `footprint` to the engine's mapping budget, creates the store
+    /// for `context` and instantiates with `instantiate`, under the same fuel
+    /// and deadline as one call (start functions run).
     pub(crate) fn instantiate<X>(
         engine: &Engine,
+        footprint: crate::mapping_budget::Footprint,
         context: HostContext,
         instantiate: impl FnOnce(&mut Store<HostContext>) -> wasmtime::Result<X>,
     ) -> Result<(Self, X)> {
-        let mut tenant = Self::new(engine, context)?;
+        let mut tenant = Self::new(engine, footprint, context)?;
         let instantiated = instantiate(&mut tenant.store);
         let instantiated = tenant.instantiated(instantiated)?;
         Ok((tenant, instantiated))
     }
 
-    /// Creates the store for `context`, armed for instantiation (the same
-    /// fuel and deadline as one call); the caller instantiates into
-    /// `store` and hands the outcome to [`instantiated`](Self::instantiated).
-    pub(crate) fn new(engine: &Engine, context: HostContext) -> Result<Self> {
+    /// Charges `footprint` to the engine's mapping budget and creates the
+    /// store for `context`, armed for instantiation (the same fuel and
+    /// deadline as one call); the caller instantiates into `store` and hands
+    /// the outcome to [`instantiated`](Self::instantiated).
+    pub(crate) fn new(
+        engine: &Engine,
+        footprint: crate::mapping_budget::Footprint,
+        context: HostContext,
+    ) -> Result<Self> {
+        let charge = engine.budget().charge(footprint)?;
         let limits = *context.limiter.limits();
         let mut store = Store::new(engine.wasmtime(), context);
         store.limiter(|context| &mut context.limiter);
@@ -79,6 +89,7 @@ impl Tenant {
         });
         let mut tenant = Self {
             store,
+            charge,
             limits,
             deadline_ticks: engine.deadline_ticks(limits.deadline_per_call()),
             poisoned: None,
@@ -93,6 +104,12 @@ impl Tenant {
     /// error.
     pub(crate) fn instantiated<X>(&self, result: wasmtime::Result<X>) -> Result<X> {
         result.map_err(|error| classify(error, &self.store, &self.limits, Stage::Instantiate))
+    }
+
+    /// Charges the fiber stack this instance keeps from its first call on a
+    /// fiber (once; a no-op for pooled stacks, reserved at build).
+    pub(crate) fn charge_fiber_stack(&mut self) -> Result<()> {
+        self.charge.async_stack()
     }
 
     /// The engine this tenant belongs to.
@@ -121,6 +138,9 @@ impl Tenant {
                 ));
             }
             None => {}
+        }
+        if mode != Mode::Sync {
+            self.charge_fiber_stack()?;
         }
         self.arm(mode)?;
         self.in_call = true;
@@ -244,6 +264,9 @@ pub(crate) enum Mode {
     Sync,
     /// On a fiber, yielding to the executor at every epoch tick.
     Async,
+    /// On a fiber driven to completion on the caller's thread (a sync call
+    /// of a WASI plugin): no yields, but a fiber stack like `Async`.
+    SyncOnFiber,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -287,7 +310,13 @@ fn classify(
             None => other_failure(&error, limits, stage, exceeded),
         },
     };
-    Error::new(kind, message).with_wasmtime(error)
+    let typed = Error::new(kind, message);
+    let typed = if kind == ErrorKind::HostResources {
+        typed.with_host_resource(crate::mapping_budget::diagnose_os_refusal())
+    } else {
+        typed
+    };
+    typed.with_wasmtime(error)
 }
 
 /// What a full pool is full of. wasmtime's error names it only in its text

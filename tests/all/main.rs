@@ -14,6 +14,7 @@ mod custom_world;
 mod engine;
 mod fuzz_smoke;
 mod host_functions;
+mod host_resources;
 mod hostile;
 mod hostile_cases;
 mod isolation;
