@@ -103,8 +103,14 @@ cases! {
         );
     too_many_core_instances_fail_instantiation:
         |engine| {
-            let hello = plugbox_artifacts::HELLO.bytes;
-            instantiation(&engine, hello, Limits::default().max_instances(0))
+            let error = Plugin::new(&engine, plugbox_artifacts::HELLO.bytes)
+                .unwrap()
+                .with_limits(Limits::default().max_instances(0))
+                .instantiate()
+                .unwrap_err();
+            // The kind, and a message naming the instance limit only.
+            crate::engine::assert_count_limit(&error, "instance");
+            error.kind()
         } => ErrorKind::InstanceLimit;
     initial_memory_above_the_limit_fails_instantiation:
         |engine| {
