@@ -5,7 +5,8 @@
 //! both read off its runs: the fixed part is what its first tenant costs in
 //! all (the engine and compiled plugin of an in-process host, or what a
 //! runtime's first container costs above the next ones), the per-tenant part
-//! is the slope between its smallest and its largest run. The tenants that
+//! is the slope between its two largest runs (the cgroup charges of the
+//! smallest are noise: the kernel batches them per CPU). The tenants that
 //! fit are the first one plus as many more as the budget left after it
 //! holds. This is not 1 GiB divided by the memory per idle instance: a
 //! method with a large fixed cost fits fewer tenants than that ratio says.
@@ -25,7 +26,8 @@ pub struct Node {
     pub per_tenant_kib: f64,
     /// Tenants that fit the node's memory budget.
     pub tenants: u64,
-    /// The runs the fit is read from: their tenant counts.
+    /// The runs the fit is read from, by tenant count: the smallest (the
+    /// first tenant), then the two largest (the slope).
     pub from_runs: Vec<usize>,
     /// `charged` (cgroup) or `PSS` (where nothing is charged).
     pub basis: String,
@@ -64,13 +66,16 @@ fn fit_method(runs: &[RunReport], method: &str, budget_bytes: u64) -> Option<Nod
             Some(run.fixed_pss_kib? + run.pss_kib_per_tenant? * tenants)
         }
     };
-    let smallest = measured.iter().min_by_key(|run| run.tenants)?;
-    let largest = measured.iter().max_by_key(|run| run.tenants)?;
-    let (small_total, large_total) = (total(smallest)?, total(largest)?);
+    let mut by_size = measured.clone();
+    by_size.sort_by_key(|run| run.tenants);
+    by_size.dedup_by_key(|run| run.tenants);
+    let smallest = *by_size.first()?;
+    let small_total = total(smallest)?;
     #[allow(clippy::cast_precision_loss)]
-    let (per_tenant, first) = if largest.tenants > smallest.tenants {
-        let slope = (large_total - small_total) / (largest.tenants - smallest.tenants) as f64;
-        // The model's total at one tenant: the fixed part.
+    let (per_tenant, first) = if let [.., below, top] = by_size[..] {
+        let slope = (total(top)? - total(below)?) / (top.tenants - below.tenants) as f64;
+        // The fixed part: the smallest run's total less its further
+        // tenants at the slope (its first tenant in all).
         (slope, small_total - slope * (smallest.tenants as f64 - 1.0))
     } else {
         // One run only: its fixed cost before any tenant, and its average.
@@ -91,7 +96,14 @@ fn fit_method(runs: &[RunReport], method: &str, budget_bytes: u64) -> Option<Nod
         first_tenant_kib: first,
         per_tenant_kib: per_tenant,
         tenants: tenants_within(budget_bytes, first, per_tenant),
-        from_runs: vec![smallest.tenants, largest.tenants],
+        from_runs: {
+            let mut counts: Vec<usize> = [smallest.tenants]
+                .into_iter()
+                .chain(by_size.iter().rev().take(2).rev().map(|run| run.tenants))
+                .collect();
+            counts.dedup();
+            counts
+        },
         basis: if charged { "charged" } else { "PSS" }.to_string(),
     })
 }
@@ -165,6 +177,22 @@ mod tests {
         assert!((node.first_tenant_kib - 4376.0).abs() < 1e-6, "{node:?}");
         assert_eq!(node.tenants, 1 + (1_048_576 - 4376) / 2830);
         assert_eq!(node.from_runs, [1, 100]);
+    }
+
+    #[test]
+    fn the_slope_comes_from_the_two_largest_runs() {
+        // At N = 1 the charge is noise (0 here); 100 and 1,000 tell.
+        let runs = [
+            run("wasm", 1, 6000.0, 0.0),
+            run("wasm", 100, 6000.0, 30.0),
+            run("wasm", 1000, 6000.0, 25.5),
+        ];
+        let node = &fit(&runs, 1 << 30)[0];
+        // (6000 + 25,500 − 6000 − 3,000) / 900 = 25 KiB a tenant.
+        assert!((node.per_tenant_kib - 25.0).abs() < 1e-9, "{node:?}");
+        // 6,000 at one tenant, at least one tenant's worth.
+        assert!((node.first_tenant_kib - 6000.0).abs() < 1e-9, "{node:?}");
+        assert_eq!(node.from_runs, [1, 100, 1000]);
     }
 
     #[test]

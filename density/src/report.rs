@@ -199,21 +199,24 @@ impl Report {
             for node in &self.nodes {
                 let _ = writeln!(
                     out,
-                    "{:<17} {:>12} {:>12} {:>10}  N = {} and {} ({})",
+                    "{:<17} {:>12} {:>12} {:>10}  N = {} ({})",
                     node.method,
                     num(Some(node.first_tenant_kib)),
                     num(Some(node.per_tenant_kib)),
                     node.tenants,
-                    node.from_runs.first().copied().unwrap_or_default(),
-                    node.from_runs.last().copied().unwrap_or_default(),
+                    node.from_runs
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     node.basis,
                 );
             }
             let _ = writeln!(
                 out,
-                "(first: the first tenant in all, engine or runtime included; next: each \
-                 further tenant, the slope between the two runs; tenants: 1 + (budget − \
-                 first) / next)"
+                "(first: the first tenant in all, engine or runtime included, from the \
+                 smallest run; next: each further tenant, the slope between the two largest \
+                 runs; tenants: 1 + (budget − first) / next)"
             );
         }
         for skipped in &self.skipped {
