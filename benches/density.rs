@@ -6,7 +6,8 @@
 //!   outside the timed region);
 //! - `overhead/<variant>/fib-20`: one naive fib(20) call natively in
 //!   process, on plain wasmtime without fuel, with fuel, with epochs, with
-//!   both, and through plugbox (fuel + epochs + limits);
+//!   both, and through plugbox (fuel + epochs + limits); the epoch variants
+//!   with a ticker thread at plugbox's tick, as plugbox has;
 //! - `peer/<host>/hello-first-call` and `peer/<host>/hello-warm-call`: a new
 //!   tenant's first answer, and a call on a live tenant, for plugbox
 //!   (pooling) and for the Extism host on the same logic (with
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion};
 use plugbox_baseline::{Isolation, Worker};
+use plugbox_benches::timed_calls;
 use plugbox_density::compute::RawWasm;
 
 const INPUT: &[u8] = b"hello, plugbox";
@@ -61,25 +63,40 @@ fn overhead(c: &mut Criterion) {
     let input = b"20";
     let fib = plugbox_artifacts::FIB.bytes;
     let mut group = c.benchmark_group("overhead");
+    let expected = b"6765";
     group.bench_function(BenchmarkId::new("native", "fib-20"), |b| {
-        b.iter(|| plugbox_plugin_fib::__plugbox_handle(black_box(input)));
+        b.iter_custom(|iterations| {
+            timed_calls(iterations, expected, || {
+                plugbox_plugin_fib::__plugbox_handle(black_box(input)).expect("fib")
+            })
+        });
     });
+    let engine = plugbox::Engine::new().expect("engine");
+    // The epoch variants tick as plugbox does: a ticker thread at its tick.
+    let tick = engine.epoch_tick();
     for (variant, fuel, epochs) in [
-        ("wasm", false, false),
-        ("wasm+fuel", true, false),
-        ("wasm+epochs", false, true),
-        ("wasm+fuel+epochs", true, true),
+        ("wasm", false, None),
+        ("wasm+fuel", true, None),
+        ("wasm+epochs", false, Some(tick)),
+        ("wasm+fuel+epochs", true, Some(tick)),
     ] {
         let mut wasm = RawWasm::new(fib, fuel, epochs).expect("wasm");
         group.bench_function(BenchmarkId::new(variant, "fib-20"), |b| {
-            b.iter(|| wasm.call(black_box(input)).expect("call"));
+            b.iter_custom(|iterations| {
+                timed_calls(iterations, expected, || {
+                    wasm.call(black_box(input)).expect("call")
+                })
+            });
         });
     }
-    let engine = plugbox::Engine::new().expect("engine");
     let plugin = plugbox::Plugin::new(&engine, fib).expect("plugin");
     let mut instance = plugin.instantiate().expect("instance");
     group.bench_function(BenchmarkId::new("plugbox", "fib-20"), |b| {
-        b.iter(|| instance.call(black_box(input)).expect("call"));
+        b.iter_custom(|iterations| {
+            timed_calls(iterations, expected, || {
+                instance.call(black_box(input)).expect("call").output
+            })
+        });
     });
     group.finish();
 }
@@ -114,11 +131,9 @@ fn peers(c: &mut Criterion) {
                 while left > 0 {
                     let chunk = left.min(CHUNK);
                     let mut fleet = method.fleet(chunk as usize).expect("set up");
-                    let started = Instant::now();
-                    for _ in 0..chunk {
-                        black_box(fleet.start_tenant(INPUT).expect("first call"));
-                    }
-                    timed += started.elapsed();
+                    timed += timed_calls(chunk, b"HELLO, PLUGBOX", || {
+                        fleet.start_tenant(INPUT).expect("first call")
+                    });
                     fleet.stop_all().expect("stop");
                     left -= chunk;
                 }
@@ -128,7 +143,11 @@ fn peers(c: &mut Criterion) {
         let mut fleet = method.fleet(1).expect("set up");
         fleet.start_tenant(INPUT).expect("first call");
         group.bench_function(BenchmarkId::new(method.name, "hello-warm-call"), |b| {
-            b.iter(|| black_box(fleet.call(0, INPUT).expect("call")));
+            b.iter_custom(|iterations| {
+                timed_calls(iterations, b"HELLO, PLUGBOX", || {
+                    fleet.call(0, INPUT).expect("call")
+                })
+            });
         });
     }
     group.finish();

@@ -10,7 +10,8 @@
 //!   `std` (so importing WASI and getting a WASI context): the price of `std`;
 //! - `keep-resident/<bytes>/hello`: instantiate + first call with pooled
 //!   slots keeping that many bytes resident between tenants;
-//! - `warm-call/pooling/hello`: one call on a live instance;
+//! - `warm-call/pooling/hello`: one call on a live instance (every answer
+//!   checked: compared in the timed loop, asserted after it);
 //! - `warm-call/pooling/fib-20`: a CPU-bound call (naive fib(20));
 //! - `warm-call/pooling-async/hello`: `call_async` on a live instance, driven
 //!   by a current-thread tokio runtime's `block_on` (included in the time).
@@ -23,6 +24,7 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion};
 use plugbox::{Allocator, Engine, Plugin};
+use plugbox_benches::timed_calls;
 
 const INPUT: &[u8] = b"hello, plugbox";
 
@@ -100,19 +102,19 @@ fn warm_call(c: &mut Criterion) {
     let hello = Plugin::new(&engine, plugbox_artifacts::HELLO.bytes).expect("hello loads");
     let mut instance = hello.instantiate().expect("instantiate");
     group.bench_function(BenchmarkId::new("pooling", "hello"), |b| {
-        b.iter(|| {
-            let response = instance.call(black_box(INPUT)).expect("call");
-            debug_assert_eq!(response.output, b"HELLO, PLUGBOX");
-            response
+        b.iter_custom(|iterations| {
+            timed_calls(iterations, b"HELLO, PLUGBOX", || {
+                instance.call(black_box(INPUT)).expect("call").output
+            })
         });
     });
     let fib = Plugin::new(&engine, plugbox_artifacts::FIB.bytes).expect("fib loads");
     let mut instance = fib.instantiate().expect("instantiate");
     group.bench_function(BenchmarkId::new("pooling", "fib-20"), |b| {
-        b.iter(|| {
-            let response = instance.call(black_box(b"20")).expect("call");
-            debug_assert_eq!(response.output, b"6765");
-            response
+        b.iter_custom(|iterations| {
+            timed_calls(iterations, b"6765", || {
+                instance.call(black_box(b"20")).expect("call").output
+            })
         });
     });
     let mut instance = hello.instantiate().expect("instantiate");
@@ -120,12 +122,13 @@ fn warm_call(c: &mut Criterion) {
         .build()
         .expect("tokio runtime");
     group.bench_function(BenchmarkId::new("pooling-async", "hello"), |b| {
-        b.iter(|| {
-            let response = runtime
-                .block_on(instance.call_async(black_box(INPUT)))
-                .expect("call");
-            debug_assert_eq!(response.output, b"HELLO, PLUGBOX");
-            response
+        b.iter_custom(|iterations| {
+            timed_calls(iterations, b"HELLO, PLUGBOX", || {
+                runtime
+                    .block_on(instance.call_async(black_box(INPUT)))
+                    .expect("call")
+                    .output
+            })
         });
     });
     group.finish();

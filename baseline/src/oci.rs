@@ -7,9 +7,11 @@
 //! lives inside a cgroup of ours that holds the memory limit (and so the OOM
 //! counter); crun's own cgroup inside it gets the limit plus one page, so the
 //! kill is always charged to ours. crun also refuses hybrid cgroup hosts
-//! (v1 controllers with a v2 mount at `/sys/fs/cgroup/unified`): it runs in a
-//! private mount namespace where that mount is gone.
+//! (v1 controllers with a v2 mount at `/sys/fs/cgroup/unified`): it is
+//! exec'd straight into a private mount namespace where that mount is gone
+//! (made between fork and exec: no `unshare` or shell process in between).
 
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -43,16 +45,41 @@ impl Runtime {
                 command
             }
             Self::Crun(crun) => {
-                let mut command = Command::new("unshare");
-                command
-                    .args(["--mount", "--propagation", "private", "sh", "-c"])
-                    .arg(r#"umount /sys/fs/cgroup/unified 2>/dev/null; exec "$0" "$@""#)
-                    .arg(crun)
-                    .args(args);
+                // crun itself is exec'd in a private mount namespace without
+                // the cgroup2 mount (no `unshare` or shell in between, so
+                // the start figures are crun's own).
+                let mut command = Command::new(crun);
+                command.args(args);
+                // SAFETY: between fork and exec the closure makes only
+                // system calls (no allocation, no lock), on static strings.
+                unsafe {
+                    command.pre_exec(hide_unified_cgroup);
+                }
                 command
             }
         }
     }
+}
+
+/// In the child, before exec: a mount namespace of its own whose mounts do
+/// not propagate back (`unshare --mount --propagation private`), without
+/// `/sys/fs/cgroup/unified` (crun 1.8 refuses hybrid cgroup hosts). A host
+/// without that mount is left as it is.
+fn hide_unified_cgroup() -> std::io::Result<()> {
+    // SAFETY: plain system calls with valid NUL-terminated strings.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let flags = libc::MS_REC | libc::MS_PRIVATE;
+        let none = std::ptr::null();
+        if libc::mount(none, c"/".as_ptr(), none, flags, std::ptr::null()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // Not mounted (a pure v1 or v2 host): nothing to hide.
+        libc::umount2(c"/sys/fs/cgroup/unified".as_ptr(), libc::MNT_DETACH);
+    }
+    Ok(())
 }
 
 /// A created bundle: remove the container and the directory when done.

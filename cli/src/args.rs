@@ -28,8 +28,9 @@ pub enum Command {
     Compile(Compile),
     /// Compare what a tenant costs under plugbox and under process,
     /// namespace and container isolation, running the same plugin logic:
-    /// cold start, memory per tenant, throughput, the limit reached, and
-    /// compute overhead. Prints a table and writes report.json and
+    /// cold start, memory per tenant, tenants per node (fixed costs
+    /// included), call latency and throughput (a caller per core), the limit
+    /// reached, and compute overhead. Prints a table and writes report.json and
     /// report.svg. Run it with RUST_BACKTRACE unset.
     Density(Density),
     /// One run of `density` (one method, one tenant count) in a process of
@@ -192,15 +193,17 @@ pub struct Density {
     #[arg(long, value_name = "A,B", value_delimiter = ',')]
     pub methods: Option<Vec<String>>,
     /// Stop a method's ramp once a run's memory exceeds this (bytes, or
-    /// 512MiB, 1GiB...).
+    /// 512MiB, 1GiB...); also the node memory that "tenants per node" is
+    /// judged against.
     #[arg(long, value_name = "BYTES", default_value = "1GiB", value_parser = parse_bytes)]
     pub memory_budget: usize,
     /// Stop starting tenants after this many seconds per run (reported as
     /// `time bound`).
     #[arg(long, value_name = "S", default_value_t = 30)]
     pub start_bound: u64,
-    /// Round-robin calls with every tenant live for this many milliseconds
-    /// per run (at least one call per tenant).
+    /// Each call phase with every tenant live lasts this many milliseconds
+    /// per run (at least one call per tenant): latency (one caller calling
+    /// the tenants in turn), then throughput (one caller per core at once).
     #[arg(long, value_name = "MS", default_value_t = 500)]
     pub throughput_ms: u64,
     /// Fibonacci index for the compute comparison; 0 skips it.

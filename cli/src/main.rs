@@ -299,11 +299,14 @@ fn density_report(density: &Density) -> Result<(), Failure> {
     let (max_map_count, map_warning) = plugbox_density::map_count_check(config.max_tenants);
     eprintln!(
         "density: ramp {:?}, memory budget {} MiB per run, at most {} s starting tenants \
-         per run, {} ms of round-robin calls per run, vm.max_map_count {}",
+         per run, {} ms of latency and {} ms of throughput calls per run ({} callers), \
+         vm.max_map_count {}",
         plugbox_density::ramp(config.max_tenants),
         config.bounds.memory_budget >> 20,
         config.bounds.start_time.as_secs(),
         config.bounds.throughput_time.as_millis(),
+        config.bounds.throughput_time.as_millis(),
+        std::thread::available_parallelism().map_or(1, usize::from),
         max_map_count.map_or("unknown".into(), |max| max.to_string()),
     );
     if let Some(warning) = map_warning {

@@ -300,6 +300,15 @@ fn density_writes_a_report_with_the_issue_shape() {
             assert!(positive(&run["cold_start_us"][percentile]), "{run}");
         }
         assert!(positive(&run["throughput_rps"]), "{run}");
+        // A caller per core, at most one per tenant.
+        let callers = run["throughput_callers"].as_u64().unwrap_or_default();
+        let tenants = run["tenants"].as_u64().unwrap_or_default();
+        assert!(callers >= 1 && callers <= tenants, "{run}");
+        assert!(
+            run["throughput_requests"].as_u64() >= Some(tenants),
+            "{run}"
+        );
+        assert!(run["latency_requests"].as_u64() >= Some(tenants), "{run}");
         assert!(positive(&run["latency_us"]["p50"]), "{run}");
         assert!(positive(&run["latency_us"]["p99"]), "{run}");
         // Memory may be within measurement noise of zero at one tenant.
@@ -318,6 +327,15 @@ fn density_writes_a_report_with_the_issue_shape() {
         "{ten_processes}"
     );
     assert!(report["skipped"].is_array(), "{report}");
+    // Tenants per node, per method, fixed costs included.
+    let nodes = report["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2, "{report}");
+    for node in nodes {
+        assert!(positive(&node["first_tenant_kib"]), "{node}");
+        assert!(positive(&node["per_tenant_kib"]), "{node}");
+        assert!(positive(&node["tenants"]), "{node}");
+    }
+    assert!(table.contains("tenants per node"), "{table}");
     for field in ["native_ms", "wasm_ms", "wasm_fuel_ms"] {
         assert!(positive(&report["compute"][field]), "{report}");
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use plugbox_baseline::{BaselineError, Isolation, Worker};
 
-use crate::method::{Failure, Fleet, Limit, limit_of_errno};
+use crate::method::{Caller, Failure, Fleet, Limit, limit_of_errno, split_into};
 
 /// Deadline of every baseline call (generous: the harness measures, it does
 /// not enforce).
@@ -53,7 +53,11 @@ impl Fleet for BaselineFleet {
             .workers
             .get_mut(index)
             .ok_or_else(|| Failure::other(format!("no tenant {index}")))?;
-        worker.call(input, DEADLINE).map_err(|e| classify(&e))
+        call(worker, input)
+    }
+
+    fn split(&mut self, parts: usize) -> Vec<Box<dyn Caller + '_>> {
+        split_into(&mut self.workers, parts, call)
     }
 
     fn len(&self) -> usize {
@@ -102,6 +106,10 @@ impl Fleet for BaselineFleet {
         });
         errors.into_iter().next().map_or(Ok(()), Err)
     }
+}
+
+fn call(worker: &mut Worker, input: &[u8]) -> Result<Vec<u8>, Failure> {
+    worker.call(input, DEADLINE).map_err(|e| classify(&e))
 }
 
 /// The limit behind a baseline error: the OS error of a failed spawn.

@@ -2,12 +2,15 @@
 //! measured, with a verdict each.
 //!
 //! Wasm is plugbox with the pooling allocator; the container is runc (what
-//! Docker runs) if it ran, else crun. Both are compared at the largest
-//! tenant count both reached.
+//! Docker runs) if it ran, else crun. Cold start and memory per instance are
+//! compared at the largest tenant count both reached; tenants per node on
+//! each method's fit of the node's memory, fixed costs included
+//! ([`crate::node`]).
 
 use serde::Serialize;
 
 use crate::compute::Compute;
+use crate::node::Node;
 use crate::run::RunReport;
 
 /// How verdicts are decided (printed under the table).
@@ -33,8 +36,9 @@ pub struct Claim {
 const WASM: &str = "plugbox-pooling";
 const CONTAINERS: &[&str] = &["runc", "crun"];
 
-/// The claims, judged on `runs` and `compute`.
-pub fn judge(runs: &[RunReport], compute: Option<&Compute>) -> Vec<Claim> {
+/// The claims, judged on `runs`, the methods' fits of a node (`nodes`) and
+/// `compute`.
+pub fn judge(runs: &[RunReport], nodes: &[Node], compute: Option<&Compute>) -> Vec<Claim> {
     let pair = CONTAINERS.iter().find_map(|container| {
         let wasm = largest_common(runs, WASM, container)?;
         let other = runs
@@ -85,21 +89,7 @@ pub fn judge(runs: &[RunReport], compute: Option<&Compute>) -> Vec<Claim> {
             "KiB",
         ),
     ];
-    // Tenants per node: 30 containers vs 500+ Wasm modules (16.7×), as
-    // tenants per GiB of charged memory.
-    claims.push(ratio_claim(
-        "tenants per node",
-        "30 containers vs 500+ Wasm modules (17×)",
-        500.0 / 30.0,
-        // Inverted so that the ratio reads Wasm tenants per container tenant.
-        |run| run.tenants_per_gib.map(|t| 1.0 / t),
-        "GiB/tenant",
-    ));
-    if let Some(last) = claims.last_mut()
-        && let Some(ratio) = last.value
-    {
-        last.measured = format!("{ratio:.0}× the tenants per GiB (charged memory)");
-    }
+    claims.push(tenants_per_node(nodes));
     claims.push(match compute {
         Some(c) => {
             let overhead = (c.wasm_ratio - 1.0) * 100.0;
@@ -128,6 +118,38 @@ pub fn judge(runs: &[RunReport], compute: Option<&Compute>) -> Vec<Claim> {
         ),
     });
     claims
+}
+
+/// Tenants per node: 30 containers vs 500+ Wasm modules (16.7×), as the
+/// tenants of each that fit the node's memory, fixed costs included.
+fn tenants_per_node(nodes: &[Node]) -> Claim {
+    const CLAIM: &str = "tenants per node";
+    const SOURCE: &str = "30 containers vs 500+ Wasm modules (17×)";
+    let node = |method: &str| nodes.iter().find(|node| node.method == method);
+    let Some(wasm) = node(WASM) else {
+        return unmeasured(CLAIM, SOURCE, "plugbox-pooling did not run");
+    };
+    let Some((container, name)) = CONTAINERS
+        .iter()
+        .find_map(|name| Some((node(name)?, *name)))
+    else {
+        return unmeasured(CLAIM, SOURCE, "no container run to compare with");
+    };
+    if container.tenants == 0 {
+        return unmeasured(CLAIM, SOURCE, "not one container fits the node's memory");
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let ratio = wasm.tenants as f64 / container.tenants as f64;
+    Claim {
+        claim: CLAIM.into(),
+        source: SOURCE.into(),
+        measured: format!(
+            "{} vs {name} {} in the node's memory: {ratio:.0}×",
+            wasm.tenants, container.tenants
+        ),
+        value: Some(ratio),
+        verdict: ratio_verdict(ratio, 500.0 / 30.0).into(),
+    }
 }
 
 fn ratio_verdict(ratio: f64, claimed: f64) -> &'static str {
@@ -173,8 +195,31 @@ mod tests {
     }
 
     #[test]
+    fn tenants_per_node_counts_fixed_costs() {
+        let node = |method: &str, first: f64, next: f64| Node {
+            method: method.into(),
+            first_tenant_kib: first,
+            per_tenant_kib: next,
+            tenants: crate::node::tenants_within(1 << 30, first, next),
+            from_runs: vec![1, 100],
+            basis: "charged".into(),
+        };
+        // Equal per-tenant ratio (100×), but Wasm's engine costs 512 MiB:
+        // half the node, so half the Wasm tenants, and 50× the tenants.
+        let nodes = [
+            node(WASM, 512.0 * 1024.0, 10.0),
+            node("runc", 1000.0, 1000.0),
+        ];
+        let claim = tenants_per_node(&nodes);
+        let ratio = claim.value.unwrap_or_default();
+        assert!((ratio - 52_429.0 / 1_048.0).abs() < 0.01, "{claim:?}");
+        assert!(claim.measured.contains("52429 vs runc 1048"), "{claim:?}");
+        assert_eq!(claim.verdict, "holds");
+    }
+
+    #[test]
     fn no_container_means_not_measured() {
-        let claims = judge(&[], None);
+        let claims = judge(&[], &[], None);
         assert_eq!(claims.len(), 4);
         assert!(claims.iter().all(|claim| claim.verdict == "not measured"));
     }

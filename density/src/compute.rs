@@ -7,8 +7,12 @@
 //!   memory settings plugbox uses (small reservation, no guard pages,
 //!   explicit bounds checks);
 //! - `wasm_fuel`: the same with fuel metering on;
-//! - `wasm_epoch`: the same with epoch interruption on instead;
-//! - `wasm_fuel_epoch`: both on, as plugbox configures its engine;
+//! - `wasm_epoch`: the same with epoch interruption on instead, with a
+//!   ticker thread advancing the epoch at plugbox's tick and a deadline
+//!   callback run at every tick, as plugbox does (without a ticker the
+//!   callback would never run: checks paid, ticks free);
+//! - `wasm_fuel_epoch`: both on, as plugbox configures its engine (same
+//!   ticker);
 //! - `plugbox`: a plugbox `Instance::call` (fuel and epochs on, limits armed:
 //!   what an embedder gets);
 //! - `native_twin`: the twin executable as a `process` worker, over pipes
@@ -19,6 +23,9 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use plugbox_baseline::{Isolation, Worker};
@@ -36,6 +43,8 @@ pub const REPEATS: usize = 11;
 pub struct Compute {
     /// The Fibonacci index computed.
     pub fib_n: u32,
+    /// The epoch tick of the epoch variants and of plugbox, ms.
+    pub epoch_tick_ms: f64,
     /// Native, in process.
     pub native_ms: f64,
     /// Wasm, no fuel, no epochs.
@@ -74,14 +83,15 @@ pub fn measure(n: u32) -> Result<Compute, String> {
     let expected = plugbox_plugin_fib::__plugbox_handle(&input)
         .map_err(|error| format!("native fib: {error}"))?;
     let bytes = plugbox_artifacts::FIB.bytes;
-    let mut wasm = RawWasm::new(bytes, false, false)?;
-    let mut wasm_fuel = RawWasm::new(bytes, true, false)?;
-    let mut wasm_epoch = RawWasm::new(bytes, false, true)?;
-    let mut wasm_both = RawWasm::new(bytes, true, true)?;
     let engine = plugbox::Engine::builder()
         .allocator(plugbox::Allocator::Pooling { capacity: 1 })
         .build()
         .map_err(|error| format!("plugbox engine: {error}"))?;
+    let tick = engine.epoch_tick();
+    let mut wasm = RawWasm::new(bytes, false, None)?;
+    let mut wasm_fuel = RawWasm::new(bytes, true, None)?;
+    let mut wasm_epoch = RawWasm::new(bytes, false, Some(tick))?;
+    let mut wasm_both = RawWasm::new(bytes, true, Some(tick))?;
     let plugin =
         plugbox::Plugin::new(&engine, bytes).map_err(|error| format!("plugbox: {error}"))?;
     let mut instance = plugin
@@ -171,6 +181,7 @@ pub fn measure(n: u32) -> Result<Compute, String> {
         (get(0)?, get(1)?, get(2)?, get(3)?, get(4)?, get(5)?);
     Ok(Compute {
         fib_n: n,
+        epoch_tick_ms: tick.as_secs_f64() * 1e3,
         native_ms,
         wasm_ms,
         wasm_fuel_ms,
@@ -208,34 +219,44 @@ fn check(output: &[u8], expected: &[u8], what: &str) -> Result<(), String> {
 /// plugbox's (memory settings: small reservation, no guard pages, explicit
 /// bounds checks), with fuel and epoch interruption on or off: the
 /// reference points of the fuel and epoch overheads.
+///
+/// With epochs, a ticker thread advances the engine's epoch every tick and
+/// the store's deadline callback runs at every tick (and lets the call go
+/// on), as plugbox's does: the checks and the ticks are both paid.
 pub struct RawWasm {
     store: wasmtime::Store<()>,
     handle: Handle,
     fuel: bool,
+    // Dropped after the store: stops and joins the ticker thread.
+    ticker: Option<Ticker>,
 }
 
 impl std::fmt::Debug for RawWasm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RawWasm")
             .field("fuel", &self.fuel)
+            .field("ticks", &self.ticks())
             .finish_non_exhaustive()
     }
 }
 
 impl RawWasm {
-    /// Compiles and instantiates the plugin component `bytes`.
+    /// Compiles and instantiates the plugin component `bytes`, with fuel
+    /// metering if `fuel`, and epoch interruption ticking every
+    /// `epoch_tick` if given.
     ///
     /// # Errors
     ///
-    /// When wasmtime rejects the configuration or the component.
-    pub fn new(bytes: &[u8], fuel: bool, epochs: bool) -> Result<Self, String> {
+    /// When wasmtime rejects the configuration or the component, or the
+    /// ticker thread cannot start.
+    pub fn new(bytes: &[u8], fuel: bool, epoch_tick: Option<Duration>) -> Result<Self, String> {
         let fail =
             |what: &'static str| move |error: wasmtime::Error| format!("wasm ({what}): {error:#}");
         let mut config = wasmtime::Config::new();
         config
             .wasm_component_model(true)
             .consume_fuel(fuel)
-            .epoch_interruption(epochs)
+            .epoch_interruption(epoch_tick.is_some())
             .max_wasm_stack(512 << 10)
             .memory_init_cow(true)
             .memory_reservation(16 << 20)
@@ -247,10 +268,17 @@ impl RawWasm {
             wasmtime::component::Component::new(&engine, bytes).map_err(fail("compile"))?;
         let linker = wasmtime::component::Linker::<()>::new(&engine);
         let mut store = wasmtime::Store::new(&engine, ());
-        if epochs {
-            // No ticker runs: the checks are paid, the deadline never comes.
-            store.set_epoch_deadline(1 << 40);
-        }
+        let ticker = match epoch_tick {
+            Some(tick) => {
+                // Every tick ends the deadline; the callback lets the call
+                // go on for one more, as plugbox's does (it counts the
+                // ticks left and checks for cancellation there).
+                store.set_epoch_deadline(1);
+                store.epoch_deadline_callback(|_| Ok(wasmtime::UpdateDeadline::Continue(1)));
+                Some(Ticker::start(engine.clone(), tick)?)
+            }
+            None => None,
+        };
         let instance = linker
             .instantiate(&mut store, &component)
             .map_err(fail("instantiate"))?;
@@ -267,7 +295,13 @@ impl RawWasm {
             store,
             handle,
             fuel,
+            ticker,
         })
+    }
+
+    /// Epoch ticks so far (0 without epochs).
+    pub fn ticks(&self) -> u64 {
+        self.ticker.as_ref().map_or(0, Ticker::ticks)
     }
 
     /// Calls `handle(input)`, with unlimited fuel if fuel is on.
@@ -286,5 +320,76 @@ impl RawWasm {
             .call(&mut self.store, (input.to_vec(),))
             .map_err(|error| format!("wasm call: {error:#}"))?;
         answer.map_err(|error| format!("wasm guest error: {error}"))
+    }
+}
+
+/// A thread advancing an engine's epoch every tick (as plugbox's ticker
+/// does: a full tick between increments); stopped and joined on drop.
+struct Ticker {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    ticks: Arc<AtomicU64>,
+}
+
+impl Ticker {
+    fn start(engine: wasmtime::Engine, tick: Duration) -> Result<Self, String> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let ticks = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&ticks);
+        let thread = std::thread::Builder::new()
+            .name("raw-wasm-epoch".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+                    engine.increment_epoch();
+                    counted.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .map_err(|error| format!("starting the epoch ticker: {error}"))?;
+        Ok(Self {
+            stop: Some(stop),
+            thread: Some(thread),
+            ticks,
+        })
+    }
+
+    fn ticks(&self) -> u64 {
+        self.ticks.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The epoch variants pay the ticks plugbox pays: their epoch advances
+    /// while they run, and every tick reaches the deadline callback (a
+    /// store whose deadline never comes would not trap; this one traps
+    /// when its callback says so).
+    #[test]
+    fn raw_wasm_with_epochs_ticks_while_it_runs() {
+        let tick = Duration::from_millis(1);
+        let mut wasm = RawWasm::new(plugbox_artifacts::FIB.bytes, false, Some(tick)).unwrap();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(50) {
+            assert_eq!(wasm.call(b"20").unwrap(), b"6765");
+        }
+        assert!(wasm.ticks() >= 10, "{} ticks in 50 ms", wasm.ticks());
+        // The callback runs at a tick: make it trap, and a long call traps.
+        wasm.store
+            .epoch_deadline_callback(|_| Err(wasmtime::Error::msg("tick reached")));
+        wasm.store.set_epoch_deadline(1);
+        let error = wasm.call(b"40").unwrap_err();
+        assert!(error.contains("tick reached"), "{error}");
+        let without = RawWasm::new(plugbox_artifacts::FIB.bytes, false, None).unwrap();
+        assert_eq!(without.ticks(), 0);
     }
 }

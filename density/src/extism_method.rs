@@ -6,7 +6,7 @@
 
 use extism::{CompiledPlugin, Manifest, Plugin, PluginBuilder, Wasm};
 
-use crate::method::{Failure, Fleet, Limit, near_map_limit};
+use crate::method::{Caller, Failure, Fleet, Limit, near_map_limit, split_into};
 
 /// The guest, built by `build.rs`.
 const HELLO: &[u8] = include_bytes!(env!("EXTISM_HELLO_WASM"));
@@ -57,6 +57,10 @@ impl Fleet for ExtismFleet {
             .get_mut(index)
             .ok_or_else(|| Failure::other(format!("no tenant {index}")))?;
         call(plugin, input)
+    }
+
+    fn split(&mut self, parts: usize) -> Vec<Box<dyn Caller + '_>> {
+        split_into(&mut self.tenants, parts, call)
     }
 
     fn len(&self) -> usize {

@@ -4,8 +4,10 @@
 //! `plugbox-baseline` (one native-twin worker process per tenant), at a ramp
 //! of tenant counts. For each method and count: cold start per tenant
 //! (p50/p90/p99), memory per live tenant (summed PSS and cgroup-charged
-//! memory), throughput with every tenant live, and the limit that stopped a
-//! ramp early; plus the compute overhead of Wasm on a CPU-bound function.
+//! memory), call latency (one caller) and throughput (a caller per core)
+//! with every tenant live, and the limit that stopped a ramp early; per
+//! method, the tenants that fit a node's memory, fixed costs included; plus
+//! the compute overhead of Wasm on a CPU-bound function.
 //! See `shared/DESIGN.md`, "Measuring density honestly".
 //!
 //! Methods that cannot run here (a runtime not installed) are listed as
@@ -19,6 +21,7 @@ pub mod compute;
 pub mod extism_method;
 pub mod memory;
 pub mod method;
+pub mod node;
 pub mod plugbox_method;
 pub mod report;
 pub mod run;
@@ -243,7 +246,8 @@ pub fn run(config: &Config) -> Result<Report, String> {
         None => (None, Some("not asked for".into())),
     };
     bar.finish_and_clear();
-    let claims = claims::judge(&runs, compute.as_ref());
+    let nodes = node::fit(&runs, config.bounds.memory_budget);
+    let claims = claims::judge(&runs, &nodes, compute.as_ref());
     Ok(Report {
         machine: Machine::probe(charged_source),
         settings: Settings {
@@ -258,6 +262,7 @@ pub fn run(config: &Config) -> Result<Report, String> {
         runs,
         skipped,
         largest,
+        nodes,
         compute,
         compute_error,
         claims,
@@ -419,6 +424,7 @@ mod tests {
                 reason: "not installed".into(),
             }],
             largest: Vec::new(),
+            nodes: Vec::new(),
             compute: None,
             compute_error: None,
             claims: Vec::new(),

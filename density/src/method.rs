@@ -120,12 +120,69 @@ pub trait Fleet {
     /// are not in the run's cgroup.
     fn worker_cgroups(&self) -> Vec<String>;
 
+    /// Splits the live tenants into at most `parts` disjoint groups (none
+    /// empty), each callable from a thread of its own while the others are
+    /// called: the throughput phase's callers.
+    fn split(&mut self, parts: usize) -> Vec<Box<dyn Caller + '_>>;
+
     /// Stops every tenant.
     ///
     /// # Errors
     ///
     /// The first failure to stop one (the others are still stopped).
     fn stop_all(&mut self) -> Result<(), String>;
+}
+
+/// Some of a fleet's live tenants, lent to one calling thread.
+pub trait Caller: Send {
+    /// Calls tenant `index` of this group with `input`.
+    ///
+    /// # Errors
+    ///
+    /// The call's failure.
+    fn call(&mut self, index: usize, input: &[u8]) -> Result<Vec<u8>, Failure>;
+
+    /// Tenants in this group.
+    fn len(&self) -> usize;
+
+    /// Whether the group has no tenant.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A group of tenants of type `T` and the function that calls one.
+struct Group<'a, T> {
+    tenants: &'a mut [T],
+    call: fn(&mut T, &[u8]) -> Result<Vec<u8>, Failure>,
+}
+
+impl<T: Send> Caller for Group<'_, T> {
+    fn call(&mut self, index: usize, input: &[u8]) -> Result<Vec<u8>, Failure> {
+        let tenant = self
+            .tenants
+            .get_mut(index)
+            .ok_or_else(|| Failure::other(format!("no tenant {index} in this group")))?;
+        (self.call)(tenant, input)
+    }
+
+    fn len(&self) -> usize {
+        self.tenants.len()
+    }
+}
+
+/// `tenants` in at most `parts` groups of nearly equal size, none empty,
+/// each called with `call`: what a [`Fleet::split`] returns.
+pub fn split_into<'a, T: Send>(
+    tenants: &'a mut [T],
+    parts: usize,
+    call: fn(&mut T, &[u8]) -> Result<Vec<u8>, Failure>,
+) -> Vec<Box<dyn Caller + 'a>> {
+    let size = tenants.len().div_ceil(parts.max(1)).max(1);
+    tenants
+        .chunks_mut(size)
+        .map(|tenants| Box::new(Group { tenants, call }) as Box<dyn Caller + 'a>)
+        .collect()
 }
 
 /// How a method runs tenants.

@@ -3,7 +3,7 @@
 
 use plugbox::{Allocator, Engine, ErrorKind, HostResource, Instance, Plugin};
 
-use crate::method::{Failure, Fleet, Limit, limit_of_errno, near_map_limit};
+use crate::method::{Caller, Failure, Fleet, Limit, limit_of_errno, near_map_limit, split_into};
 
 /// Live plugbox instances of one compiled plugin.
 pub struct PlugboxFleet {
@@ -60,7 +60,11 @@ impl Fleet for PlugboxFleet {
             .tenants
             .get_mut(index)
             .ok_or_else(|| Failure::other(format!("no tenant {index}")))?;
-        Ok(instance.call(input).map_err(|e| classify(&e))?.output)
+        call(instance, input)
+    }
+
+    fn split(&mut self, parts: usize) -> Vec<Box<dyn Caller + '_>> {
+        split_into(&mut self.tenants, parts, call)
     }
 
     fn len(&self) -> usize {
@@ -79,6 +83,10 @@ impl Fleet for PlugboxFleet {
         self.tenants.clear();
         Ok(())
     }
+}
+
+fn call(instance: &mut Instance, input: &[u8]) -> Result<Vec<u8>, Failure> {
+    Ok(instance.call(input).map_err(|e| classify(&e))?.output)
 }
 
 /// The limit behind a plugbox error: its kind first; for `HostResources`

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::claims::Claim;
 use crate::compute::Compute;
+use crate::node::Node;
 use crate::run::RunReport;
 
 /// The whole report (`target/density/report.json`).
@@ -22,6 +23,9 @@ pub struct Report {
     pub skipped: Vec<Skipped>,
     /// Per method: the largest tenant count reached and what stopped it.
     pub largest: Vec<Largest>,
+    /// Per method: how many tenants fit the node memory budget
+    /// ([`Settings::memory_budget_bytes`]), fixed costs included.
+    pub nodes: Vec<Node>,
     /// fib native vs Wasm, with and without fuel.
     pub compute: Option<Compute>,
     /// Why `compute` is null, if it is.
@@ -79,13 +83,14 @@ impl Machine {
 pub struct Settings {
     /// Tenant counts of the ramp.
     pub ramp: Vec<usize>,
-    /// Memory budget per run, bytes.
+    /// Memory budget per run, bytes: also the node memory of "tenants per
+    /// node".
     pub memory_budget_bytes: u64,
     /// Harness bound on starting tenants, seconds per run.
     pub start_bound_seconds: f64,
-    /// Throughput phase bound, seconds.
+    /// Bound of each call phase (latency, then throughput), seconds.
     pub throughput_seconds: f64,
-    /// Throughput phase bound, requests.
+    /// Bound of each call phase, requests.
     pub throughput_max_requests: usize,
     /// The plugin every method runs.
     pub plugin: String,
@@ -130,7 +135,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "\n{:<17} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>11} {:>9} {:>9}  stopped by",
+            "\n{:<17} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9} {:>11} {:>4}  stopped by",
             "method",
             "N",
             "cold p50",
@@ -138,22 +143,22 @@ impl Report {
             "cold p99",
             "PSS/tnt",
             "chg/tnt",
-            "tnt/GiB",
-            "req/s",
             "lat p50",
-            "lat p99"
+            "lat p99",
+            "thru req/s",
+            "thr"
         );
         let _ = writeln!(
             out,
-            "{:<17} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>11} {:>9} {:>9}",
-            "", "", "µs", "µs", "µs", "KiB", "KiB", "", "", "µs", "µs"
+            "{:<17} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9} {:>11} {:>4}",
+            "", "", "µs", "µs", "µs", "KiB", "KiB", "µs", "µs", "", ""
         );
         for run in &self.runs {
             let cold = run.cold_start_us;
             let latency = run.latency_us;
             let _ = writeln!(
                 out,
-                "{:<17} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>11} {:>9} {:>9}  {}",
+                "{:<17} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9} {:>11} {:>4}  {}",
                 run.method,
                 run.tenants,
                 num(cold.map(|c| c.p50)),
@@ -161,10 +166,10 @@ impl Report {
                 num(cold.map(|c| c.p99)),
                 num(run.pss_kib_per_tenant),
                 num(run.charged_kib_per_tenant),
-                num(run.tenants_per_gib),
-                num(run.throughput_rps),
                 num(latency.map(|l| l.p50)),
                 num(latency.map(|l| l.p99)),
+                num(run.throughput_rps),
+                run.throughput_callers,
                 match (&run.stopped_by, &run.stop_detail) {
                     (Some(limit), Some(detail)) => format!("{limit} ({detail})"),
                     (Some(limit), None) => limit.clone(),
@@ -176,8 +181,44 @@ impl Report {
             out,
             "(per tenant: growth after the fixed cost (engine, compiled plugin) divided by N; \
              the kernel batches cgroup charges per CPU, so charged figures at N = 1 and 10 are \
-             within a few hundred KiB of noise)"
+             within a few hundred KiB of noise. lat: one caller calling every tenant in turn; \
+             thru: `thr` callers at once, one per core (at most one per tenant), each \
+             round-robin over its share of the tenants)"
         );
+        if !self.nodes.is_empty() {
+            let _ = writeln!(
+                out,
+                "\ntenants per node ({} MiB of memory, fixed costs included):\n\
+                 {:<17} {:>12} {:>12} {:>10}  from runs",
+                self.settings.memory_budget_bytes >> 20,
+                "method",
+                "first KiB",
+                "next KiB",
+                "tenants"
+            );
+            for node in &self.nodes {
+                let _ = writeln!(
+                    out,
+                    "{:<17} {:>12} {:>12} {:>10}  N = {} ({})",
+                    node.method,
+                    num(Some(node.first_tenant_kib)),
+                    num(Some(node.per_tenant_kib)),
+                    node.tenants,
+                    node.from_runs
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    node.basis,
+                );
+            }
+            let _ = writeln!(
+                out,
+                "(first: the first tenant in all, engine or runtime included, from the \
+                 smallest run; next: each further tenant, the slope between the two largest \
+                 runs; tenants: 1 + (budget − first) / next)"
+            );
+        }
         for skipped in &self.skipped {
             let _ = writeln!(out, "skipped {}: {}", skipped.method, skipped.reason);
         }
@@ -187,7 +228,7 @@ impl Report {
                 "\ncompute, fib({}) per call: native {:.2} ms; wasm {:.2} ms ({:.2}×); \
                  wasm+fuel {:.2} ms ({:.2}×); wasm+epochs {:.2} ms ({:.2}×); \
                  wasm+fuel+epochs {:.2} ms ({:.2}×); plugbox call {:.2} ms ({:.2}×); \
-                 native twin over pipes {}",
+                 native twin over pipes {} (epochs: a ticker every {} ms, as plugbox's)",
                 c.fib_n,
                 c.native_ms,
                 c.wasm_ms,
@@ -202,6 +243,7 @@ impl Report {
                 c.plugbox_ratio,
                 c.native_twin_ms
                     .map_or("-".into(), |ms| format!("{ms:.2} ms")),
+                c.epoch_tick_ms,
             );
             let fastest: Vec<String> = c
                 .fastest_ms

@@ -1,14 +1,16 @@
 //! One run: N tenants of one method, started one at a time (cold start),
-//! measured while all are live (memory), then called round-robin
-//! (throughput), then stopped.
+//! measured while all are live (memory), called round-robin by one thread
+//! (latency), then by one thread per core at once (throughput), then
+//! stopped.
 
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 use crate::memory::{self, RunCgroup};
-use crate::method::{Failure, Fleet, Limit, Method};
+use crate::method::{Caller, Failure, Fleet, Limit, Method};
 use crate::stats::{Percentiles, summarize};
 
 /// The request every tenant gets, under every method.
@@ -19,12 +21,13 @@ pub const EXPECTED: &[u8] = b"HELLO, PLUGBOX";
 /// Bounds of one run.
 #[derive(Debug, Clone, Copy)]
 pub struct Bounds {
-    /// Stop starting tenants once the run's memory exceeds this many bytes.
+    /// Stop starting tenants once the run's memory exceeds this many bytes;
+    /// also the node memory that "tenants per node" is judged against.
     pub memory_budget: u64,
     /// Stop starting tenants after this long (a harness bound, reported as
     /// `time bound`).
     pub start_time: Duration,
-    /// Round-robin calls for this long...
+    /// Each call phase (latency, then throughput) lasts this long...
     pub throughput_time: Duration,
     /// ...or this many calls, whichever comes first.
     pub throughput_requests: usize,
@@ -56,14 +59,20 @@ pub struct RunReport {
     pub fixed_pss_kib: Option<f64>,
     /// Fixed cost before any tenant, charged KiB.
     pub fixed_charged_kib: Option<f64>,
-    /// 1 GiB divided by the per-tenant charged memory (PSS if not charged).
-    pub tenants_per_gib: Option<f64>,
-    /// Round-robin requests per second with all tenants live.
-    pub throughput_rps: Option<f64>,
-    /// Requests made in the throughput phase.
-    pub throughput_requests: usize,
-    /// Latency of those requests, µs.
+    /// Calls made in the latency phase: one thread calling every live
+    /// tenant in turn, one call at a time.
+    pub latency_requests: usize,
+    /// Latency of those calls, µs.
     pub latency_us: Option<Percentiles>,
+    /// Calls per second over all live tenants with
+    /// [`throughput_callers`](Self::throughput_callers) threads calling at
+    /// once (each its own share of the tenants, round-robin).
+    pub throughput_rps: Option<f64>,
+    /// Concurrent callers of the throughput phase: one per core, at most one
+    /// per tenant.
+    pub throughput_callers: usize,
+    /// Calls made in the throughput phase.
+    pub throughput_requests: usize,
     /// The limit that stopped the run early, by name.
     pub stopped_by: Option<String>,
     /// The error or measurement behind `stopped_by`.
@@ -146,10 +155,11 @@ pub fn run(method: &Method, n: usize, bounds: &Bounds, bar: &ProgressBar) -> Run
         charged_unavailable,
         fixed_pss_kib: None,
         fixed_charged_kib: None,
-        tenants_per_gib: None,
-        throughput_rps: None,
-        throughput_requests: 0,
+        latency_requests: 0,
         latency_us: None,
+        throughput_rps: None,
+        throughput_callers: 0,
+        throughput_requests: 0,
         stopped_by: None,
         stop_detail: None,
         start_seconds: 0.0,
@@ -240,14 +250,16 @@ pub fn run(method: &Method, n: usize, bounds: &Bounds, bar: &ProgressBar) -> Run
     report.charged_kib_per_tenant =
         per_tenant(fixed.charged_bytes, full.charged_bytes, live, 1024.0);
     report.kmem_kib_per_tenant = per_tenant(fixed.kmem_bytes, full.kmem_bytes, live, 1024.0);
-    report.tenants_per_gib = report
-        .charged_kib_per_tenant
-        .or(report.pss_kib_per_tenant)
-        .filter(|kib| *kib > 0.0)
-        .map(|kib| f64::from(1u32 << 20) / kib);
 
     if live > 0 {
-        bar.set_message(format!("{} ×{live}: round-robin calls", method.name));
+        bar.set_message(format!("{} ×{live}: latency (one caller)", method.name));
+        latency(&mut *fleet, bounds, &mut report);
+    }
+    if live > 0 && report.stop_detail.is_none() {
+        bar.set_message(format!(
+            "{} ×{live}: throughput (a caller per core)",
+            method.name
+        ));
         throughput(&mut *fleet, bounds, &mut report);
     }
     bar.set_message(format!("{} ×{live}: stopping", method.name));
@@ -263,7 +275,9 @@ pub fn run(method: &Method, n: usize, bounds: &Bounds, bar: &ProgressBar) -> Run
     report
 }
 
-fn throughput(fleet: &mut dyn Fleet, bounds: &Bounds, report: &mut RunReport) {
+/// One thread calls every live tenant in turn, one call at a time: the
+/// latency of a call with all tenants live.
+fn latency(fleet: &mut dyn Fleet, bounds: &Bounds, report: &mut RunReport) {
     let live = fleet.len();
     // At least one call per tenant, so every tenant is exercised.
     let most = bounds.throughput_requests.max(live);
@@ -279,21 +293,101 @@ fn throughput(fleet: &mut dyn Fleet, bounds: &Bounds, report: &mut RunReport) {
                 latencies.push(start.elapsed().as_secs_f64() * 1e6);
             }
             Ok(_) => {
-                report.stop_detail = Some("wrong answer during the throughput phase".into());
+                report.stop_detail = Some("wrong answer during the latency phase".into());
                 break;
             }
             Err(failure) => {
-                report.stop_detail = Some(format!("throughput phase: {}", failure.detail));
+                report.stop_detail = Some(format!("latency phase: {}", failure.detail));
                 break;
             }
         }
     }
-    let seconds = began.elapsed().as_secs_f64();
-    report.throughput_requests = latencies.len();
-    #[allow(clippy::cast_precision_loss)]
-    let rps = latencies.len() as f64 / seconds;
-    report.throughput_rps = (seconds > 0.0 && !latencies.is_empty()).then_some(rps);
+    report.latency_requests = latencies.len();
     report.latency_us = summarize(&mut latencies);
+}
+
+/// Callers of the throughput phase: one per core, at most one per tenant.
+pub fn callers(live: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    cores.min(live).max(1)
+}
+
+/// One thread per core calls at once, each round-robin over its own share
+/// of the live tenants, every answer checked: calls per second over all of
+/// them, from the moment all callers are released to the moment the last
+/// one stops.
+fn throughput(fleet: &mut dyn Fleet, bounds: &Bounds, report: &mut RunReport) {
+    let groups = fleet.split(callers(fleet.len()));
+    let threads = groups.len();
+    let per_thread = bounds.throughput_requests.div_ceil(threads.max(1));
+    let start = Barrier::new(threads + 1);
+    let (outcomes, began) = std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .into_iter()
+            .map(|mut group| {
+                let start = &start;
+                scope.spawn(move || {
+                    start.wait();
+                    let outcome = call_group(&mut *group, per_thread, bounds.throughput_time);
+                    (outcome, Instant::now())
+                })
+            })
+            .collect();
+        start.wait();
+        let began = Instant::now();
+        let outcomes: Vec<_> = handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|_| (Err("a caller panicked".to_string()), Instant::now()))
+            })
+            .collect();
+        (outcomes, began)
+    });
+    let mut calls = 0;
+    let mut last = began;
+    for (outcome, ended) in outcomes {
+        last = last.max(ended);
+        match outcome {
+            Ok(made) => calls += made,
+            Err(detail) => {
+                report.stop_detail = Some(format!("throughput phase: {detail}"));
+                return;
+            }
+        }
+    }
+    let seconds = last.duration_since(began).as_secs_f64();
+    report.throughput_callers = threads;
+    report.throughput_requests = calls;
+    #[allow(clippy::cast_precision_loss)]
+    let rps = calls as f64 / seconds;
+    report.throughput_rps = (seconds > 0.0 && calls > 0).then_some(rps);
+}
+
+/// Calls the tenants of `group` in turn, at least once each, until `time`
+/// has passed or `most` calls were made: the calls made, or what went wrong.
+fn call_group(group: &mut dyn Caller, most: usize, time: Duration) -> Result<usize, String> {
+    let tenants = group.len();
+    let most = most.max(tenants);
+    let began = Instant::now();
+    let mut made = 0;
+    while made < most {
+        if made >= tenants && began.elapsed() >= time {
+            break;
+        }
+        match group.call(made % tenants, INPUT) {
+            Ok(output) if output == EXPECTED => made += 1,
+            Ok(output) => {
+                return Err(format!(
+                    "wrong answer: {:?}",
+                    String::from_utf8_lossy(&output)
+                ));
+            }
+            Err(failure) => return Err(failure.detail),
+        }
+    }
+    Ok(made)
 }
 
 fn stop(report: &mut RunReport, failure: Failure) {
@@ -340,8 +434,11 @@ mod tests {
         assert_eq!(report.tenants, 37);
         assert!(report.cold_start_us.is_some_and(|c| c.p50 > 0.0));
         assert!(report.pss_kib_per_tenant.is_some());
+        assert!(report.latency_us.is_some_and(|l| l.p50 > 0.0));
+        assert!(report.latency_requests >= 37, "every tenant called");
         assert!(report.throughput_rps.is_some_and(|rps| rps > 0.0));
         assert!(report.throughput_requests >= 37, "every tenant called");
+        assert_eq!(report.throughput_callers, callers(37));
     }
 
     #[test]
@@ -370,6 +467,109 @@ mod tests {
         let report = run(&pooling(), 59, &bounds, &ProgressBar::hidden());
         assert_eq!(report.stopped_by.as_deref(), Some("time bound"));
         assert!(report.tenants < 59);
+    }
+
+    /// Tenants that take 5 ms a call (sleeping, so the machine's load does
+    /// not matter) and record which threads called them.
+    struct Sleepy {
+        tenants: Vec<std::sync::Arc<std::sync::Mutex<Vec<std::thread::ThreadId>>>>,
+    }
+
+    fn sleepy_call(
+        tenant: &mut std::sync::Arc<std::sync::Mutex<Vec<std::thread::ThreadId>>>,
+        _: &[u8],
+    ) -> Result<Vec<u8>, Failure> {
+        std::thread::sleep(Duration::from_millis(5));
+        if let Ok(mut seen) = tenant.lock() {
+            seen.push(std::thread::current().id());
+        }
+        Ok(EXPECTED.to_vec())
+    }
+
+    impl Fleet for Sleepy {
+        fn start_tenant(&mut self, _: &[u8]) -> Result<Vec<u8>, Failure> {
+            self.tenants.push(std::sync::Arc::default());
+            Ok(EXPECTED.to_vec())
+        }
+        fn call(&mut self, index: usize, input: &[u8]) -> Result<Vec<u8>, Failure> {
+            sleepy_call(&mut self.tenants[index], input)
+        }
+        fn len(&self) -> usize {
+            self.tenants.len()
+        }
+        fn worker_pids(&self) -> Vec<u32> {
+            Vec::new()
+        }
+        fn worker_cgroups(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn split(&mut self, parts: usize) -> Vec<Box<dyn Caller + '_>> {
+            crate::method::split_into(&mut self.tenants, parts, sleepy_call)
+        }
+        fn stop_all(&mut self) -> Result<(), String> {
+            self.tenants.clear();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn throughput_calls_from_a_thread_per_core_at_once() {
+        let mut fleet = Sleepy {
+            tenants: Vec::new(),
+        };
+        for _ in 0..8 {
+            fleet.start_tenant(INPUT).unwrap();
+        }
+        let bounds = Bounds {
+            throughput_time: Duration::from_millis(200),
+            ..bounds()
+        };
+        let mut report = run_report_for_test();
+        throughput(&mut fleet, &bounds, &mut report);
+        let callers = callers(8);
+        assert_eq!(report.throughput_callers, callers);
+        // One caller makes at most 200 calls a second here; `callers` at
+        // once make about `callers` times that.
+        let rps = report.throughput_rps.unwrap_or_default();
+        #[allow(clippy::cast_precision_loss)]
+        let floor = 0.75 * 200.0 * callers as f64;
+        assert!(
+            rps >= floor && rps <= 200.0 * callers as f64 * 1.05,
+            "{rps} calls/s"
+        );
+        // Every tenant was called, each by one thread only (its group's).
+        let mut threads = std::collections::HashSet::new();
+        for tenant in &fleet.tenants {
+            let seen = tenant.lock().unwrap();
+            assert!(!seen.is_empty());
+            assert!(seen.iter().all(|id| *id == seen[0]));
+            threads.insert(seen[0]);
+        }
+        assert_eq!(threads.len(), callers);
+    }
+
+    fn run_report_for_test() -> RunReport {
+        RunReport {
+            method: "sleepy".into(),
+            tenants: 0,
+            requested: 0,
+            cold_start_us: None,
+            pss_kib_per_tenant: None,
+            charged_kib_per_tenant: None,
+            kmem_kib_per_tenant: None,
+            charged_unavailable: None,
+            fixed_pss_kib: None,
+            fixed_charged_kib: None,
+            latency_requests: 0,
+            latency_us: None,
+            throughput_rps: None,
+            throughput_callers: 0,
+            throughput_requests: 0,
+            stopped_by: None,
+            stop_detail: None,
+            start_seconds: 0.0,
+            stop_seconds: 0.0,
+        }
     }
 
     #[test]

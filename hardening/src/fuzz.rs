@@ -56,23 +56,54 @@ impl Harness {
     }
 
     /// Loads `bytes` as a plugin; if it loads, instantiates it and calls it
-    /// once. Any typed error is fine; a panic is a bug.
-    pub fn load_component(&self, bytes: &[u8]) {
-        match Plugin::new(&self.engine, bytes) {
-            Ok(plugin) => {
-                let plugin = plugin.with_limits(fuzz_limits());
-                if let Ok(mut instance) = plugin.instantiate() {
-                    let _ = instance.call(b"fuzz");
-                }
+    /// once. Each step may fail only with the typed kinds a bad or hostile
+    /// component can cause (asserted); a panic is a bug. Returns how far it
+    /// got.
+    pub fn load_component(&self, bytes: &[u8]) -> Outcome {
+        let plugin = match Plugin::new(&self.engine, bytes) {
+            Ok(plugin) => plugin.with_limits(fuzz_limits()),
+            Err(error) => {
+                assert!(
+                    matches!(
+                        error.kind(),
+                        ErrorKind::InvalidComponent | ErrorKind::InterfaceMismatch
+                    ),
+                    "loading failed with {:?}: {error}",
+                    error.kind()
+                );
+                return Outcome::Refused(error.kind());
             }
-            Err(error) => assert!(
-                matches!(
-                    error.kind(),
-                    ErrorKind::InvalidComponent | ErrorKind::InterfaceMismatch
-                ),
-                "loading failed with {:?}: {error}",
-                error.kind()
-            ),
+        };
+        let mut instance = match plugin.instantiate() {
+            Ok(instance) => instance,
+            Err(error) => {
+                // Its start function or its size broke a limit, or it trapped.
+                assert!(
+                    error.kind() == ErrorKind::InstanceLimit || guest_trap(error.kind()),
+                    "instantiation failed with {:?}: {error}",
+                    error.kind()
+                );
+                return Outcome::NotInstantiated(error.kind());
+            }
+        };
+        match instance.call(b"fuzz") {
+            Ok(_) => Outcome::Called(None),
+            Err(error) => {
+                assert!(
+                    matches!(error.kind(), ErrorKind::Guest | ErrorKind::OutputTooLarge)
+                        || guest_trap(error.kind()),
+                    "the call failed with {:?}: {error}",
+                    error.kind()
+                );
+                // A trap poisons the instance; a guest error does not.
+                let again = instance.call(b"fuzz").err().map(|error| error.kind());
+                if guest_trap(error.kind()) {
+                    assert_eq!(again, Some(ErrorKind::Poisoned), "after {error}");
+                } else {
+                    assert_ne!(again, Some(ErrorKind::Poisoned), "after {error}");
+                }
+                Outcome::Called(Some(error.kind()))
+            }
         }
     }
 
@@ -98,12 +129,30 @@ impl Harness {
             }
         }
         if let Ok(text) = std::str::from_utf8(input) {
+            // Text that fits is uppercased, whatever it is.
             let mut hello = self.hello.instantiate().expect("hello instantiates");
-            if let Ok(response) = hello.call(input) {
-                assert_eq!(response.output, text.to_uppercase().as_bytes());
+            match hello.call(input) {
+                Ok(response) => assert_eq!(response.output, text.to_uppercase().as_bytes()),
+                Err(error) => assert_eq!(error.kind(), ErrorKind::InputTooLarge, "{error}"),
             }
         }
     }
+}
+
+/// How far a fuzzed component got in [`Harness::load_component`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Refused at load, with this kind.
+    Refused(ErrorKind),
+    /// Loaded, refused at instantiation, with this kind.
+    NotInstantiated(ErrorKind),
+    /// Instantiated and called: the call's error kind, if it failed.
+    Called(Option<ErrorKind>),
+}
+
+/// A trap the guest itself can cause (not a cancellation: nobody cancels).
+fn guest_trap(kind: ErrorKind) -> bool {
+    kind.is_trap() && kind != ErrorKind::Cancelled
 }
 
 /// Parses `bytes` as a TOML and as a JSON policy: a policy or an

@@ -5,6 +5,7 @@
 //! leak from traps, poisoned instances or pool-slot reuse).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
@@ -39,6 +40,8 @@ pub struct Config {
     pub threads: usize,
     /// Stop early (and say so) past this.
     pub max_duration: Duration,
+    /// Where resident memory is read (`/proc/self/statm`).
+    pub statm: PathBuf,
 }
 
 impl Default for Config {
@@ -51,6 +54,7 @@ impl Default for Config {
             hostile_every: 10,
             threads: 2,
             max_duration: Duration::from_secs(600),
+            statm: PathBuf::from("/proc/self/statm"),
         }
     }
 }
@@ -68,20 +72,58 @@ pub struct Report {
     pub failures: Vec<String>,
     /// Wall time.
     pub elapsed: Duration,
-    /// Resident memory once a tenth of the calls were made, KiB.
-    pub rss_after_warm_up_kib: u64,
+    /// Resident memory once a tenth of the calls were made, KiB (`None`:
+    /// not sampled, see `memory_error`).
+    pub rss_after_warm_up_kib: Option<u64>,
     /// Resident memory after the last call, tenants still live, KiB.
-    pub rss_end_kib: u64,
+    pub rss_end_kib: Option<u64>,
     /// Highest resident memory sampled, KiB.
     pub rss_peak_kib: u64,
+    /// Why resident memory could not be read, if it could not.
+    pub memory_error: Option<String>,
     /// Whether the run stopped at `max_duration` before making every call.
     pub timed_out: bool,
 }
 
 impl Report {
-    /// End resident memory over its level after warm-up (1.0: no growth).
-    pub fn rss_growth(&self) -> f64 {
-        self.rss_end_kib as f64 / self.rss_after_warm_up_kib.max(1) as f64
+    /// End resident memory over its level after warm-up (1.0: no growth),
+    /// if both were read.
+    pub fn rss_growth(&self) -> Option<f64> {
+        let warm = self.rss_after_warm_up_kib?;
+        let end = self.rss_end_kib?;
+        Some(end as f64 / warm.max(1) as f64)
+    }
+
+    /// The leak check: resident memory at the end at most `max_growth`
+    /// times its level after warm-up. Fails when memory could not be read
+    /// or was not sampled after warm-up: a check that cannot measure does
+    /// not pass.
+    ///
+    /// # Errors
+    ///
+    /// What grew, or why nothing could be measured.
+    pub fn check_memory(&self, max_growth: f64) -> Result<f64, String> {
+        if let Some(error) = &self.memory_error {
+            return Err(format!("resident memory could not be read: {error}"));
+        }
+        let growth = self.rss_growth().ok_or_else(|| {
+            format!(
+                "resident memory was not sampled after warm-up (after warm-up: {:?} KiB, \
+                 end: {:?} KiB): the run was too short to check",
+                self.rss_after_warm_up_kib, self.rss_end_kib
+            )
+        })?;
+        if growth > max_growth {
+            return Err(format!(
+                "resident memory grew {:+.1} % after warm-up ({:?} → {:?} KiB), more than \
+                 the {:.1} % allowed",
+                (growth - 1.0) * 100.0,
+                self.rss_after_warm_up_kib,
+                self.rss_end_kib,
+                (max_growth - 1.0) * 100.0
+            ));
+        }
+        Ok(growth)
     }
 
     /// Hostile calls made.
@@ -149,15 +191,23 @@ fn attacks(engine: &Engine, plugins: &Plugins<'_>) -> plugbox::Result<Vec<Attack
     ])
 }
 
-/// This process's resident memory, KiB.
-fn rss_kib() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
+/// Resident memory, KiB, from a `statm` file (its second field, in pages).
+fn rss_kib(statm: &std::path::Path) -> Result<u64, String> {
+    let text = std::fs::read_to_string(statm)
+        .map_err(|error| format!("reading {}: {error}", statm.display()))?;
+    let pages: u64 = text
         .split_whitespace()
         .nth(1)
         .and_then(|pages| pages.parse().ok())
-        .unwrap_or(0);
-    pages * 4
+        .ok_or_else(|| format!("{} has no resident page count: {text:?}", statm.display()))?;
+    Ok(pages * page_kib())
+}
+
+/// The page size, KiB.
+fn page_kib() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let bytes = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(bytes).map_or(4, |bytes| (bytes / 1024).max(1))
 }
 
 /// Shared state of a run.
@@ -231,12 +281,20 @@ pub fn run(plugins: &Plugins<'_>, config: &Config) -> plugbox::Result<Report> {
                 drop(tenants);
             });
         }
-        let mut warm = 0;
+        let mut warm = None;
         let mut peak = 0;
+        let mut memory_error = None;
+        let sample = |memory_error: &mut Option<String>| match rss_kib(&config.statm) {
+            Ok(rss) => Some(rss),
+            Err(error) => {
+                memory_error.get_or_insert(error);
+                None
+            }
+        };
         while shared.threads_done.load(Ordering::Relaxed) < threads {
-            let rss = rss_kib();
-            peak = peak.max(rss);
-            if warm == 0 && shared.made.load(Ordering::Relaxed) >= warm_up_mark {
+            let rss = sample(&mut memory_error);
+            peak = peak.max(rss.unwrap_or(0));
+            if warm.is_none() && shared.made.load(Ordering::Relaxed) >= warm_up_mark {
                 warm = rss;
             }
             if started.elapsed() > config.max_duration {
@@ -245,15 +303,16 @@ pub fn run(plugins: &Plugins<'_>, config: &Config) -> plugbox::Result<Report> {
             std::thread::sleep(Duration::from_millis(20));
         }
         finished.wait();
-        let end = rss_kib();
+        let end = sample(&mut memory_error);
         let mut report = shared
             .report
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
         report.elapsed = started.elapsed();
-        report.rss_after_warm_up_kib = if warm == 0 { end } else { warm };
+        report.rss_after_warm_up_kib = warm;
         report.rss_end_kib = end;
-        report.rss_peak_kib = peak.max(end);
+        report.rss_peak_kib = peak.max(end.unwrap_or(0));
+        report.memory_error = memory_error;
         report.timed_out = shared.stop.load(Ordering::Relaxed);
         drop(report);
         sampled.wait();
@@ -326,5 +385,47 @@ fn soak_thread(
     report.good_calls += good;
     for (kind, count) in hostile {
         *report.hostile_by_kind.entry(kind).or_default() += count;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resident_memory_is_read_from_statm() {
+        let rss = rss_kib(std::path::Path::new("/proc/self/statm")).unwrap();
+        assert!(rss > 1024, "{rss} KiB resident");
+        let error = rss_kib(std::path::Path::new("/nonexistent/statm")).unwrap_err();
+        assert!(error.contains("/nonexistent/statm"), "{error}");
+    }
+
+    #[test]
+    fn the_leak_check_fails_when_memory_cannot_be_measured() {
+        let measured = Report {
+            rss_after_warm_up_kib: Some(1000),
+            rss_end_kib: Some(1050),
+            ..Report::default()
+        };
+        assert!(measured.check_memory(1.10).is_ok());
+        // Grown past the margin.
+        let grown = Report {
+            rss_end_kib: Some(1200),
+            ..measured.clone()
+        };
+        let error = grown.check_memory(1.10).unwrap_err();
+        assert!(error.contains("+20.0 %"), "{error}");
+        // Unreadable: an error, not a pass.
+        let unreadable = Report {
+            memory_error: Some("reading /proc/self/statm: denied".into()),
+            ..measured.clone()
+        };
+        assert!(unreadable.check_memory(1.10).is_err());
+        // Never sampled after warm-up: not a pass either.
+        let unsampled = Report {
+            rss_after_warm_up_kib: None,
+            ..measured
+        };
+        assert!(unsampled.check_memory(1.10).is_err());
     }
 }

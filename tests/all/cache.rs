@@ -61,11 +61,11 @@ fn corrupt_entries_are_recompiled_and_replaced() {
     // A tenant of a plugin loaded before the tampering answers throughout.
     with_good_neighbour(&engine, || {
         for (what, tampered) in [
-            ("bit flip", flipped),
-            ("truncated", truncated),
-            ("garbage", garbage),
+            ("bit flip", &flipped),
+            ("truncated", &truncated),
+            ("garbage", &garbage),
         ] {
-            std::fs::write(&path, &tampered).unwrap();
+            std::fs::write(&path, tampered).unwrap();
             let plugin = load(&engine);
             assert!(
                 !plugin.loaded_from_cache(),

@@ -1,7 +1,7 @@
 //! Engine lifecycle and allocators: the epoch ticker lives exactly as long as
 //! the engine's handles; the pool's capacity is a typed limit.
 
-use plugbox::{Allocator, Engine, ErrorKind, Limits, Plugin};
+use plugbox::{Allocator, Engine, Error, ErrorKind, Limits, Plugin};
 
 use crate::plugin;
 
@@ -58,36 +58,55 @@ fn on_demand_allocator_runs_plugins_too() {
     );
 }
 
+/// The counted resources of a plugin instance and the `Limits` setting of
+/// each.
+const COUNTED: [(&str, &str); 3] = [
+    ("instance", "max_instances"),
+    ("memory", "max_memories"),
+    ("table", "max_tables"),
+];
+
+/// Asserts that `error` refused an instantiation for too many of one
+/// counted `resource` (`instance`, `memory` or `table`): the kind, and a
+/// message that names that resource's limit (wasmtime's "`resource` count
+/// too high", or the `Limits` setting) and no other resource's. Any other
+/// instantiation failure, or a catch-all message naming every limit, fails.
+pub(crate) fn assert_count_limit(error: &Error, resource: &str) {
+    assert_eq!(error.kind(), ErrorKind::InstanceLimit, "{error:?}");
+    let message = error.to_string();
+    for (counted, setting) in COUNTED {
+        let named = message.contains(&format!("{counted} count")) || message.contains(setting);
+        assert_eq!(
+            named,
+            counted == resource,
+            "the message must name the {resource} limit, and only it: {message}"
+        );
+    }
+}
+
 #[test]
 fn instance_count_limit_is_enforced_at_instantiation() {
     let engine = crate::engine();
     let hello = plugin(&engine, "hello").with_limits(Limits::default().max_instances(0));
     let error = hello.instantiate().unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::InstanceLimit, "{error:?}");
     assert_eq!(
         error.message(),
         "the component needs at least 1 core instances, limit 0 (raise \
          Limits::max_instances, or `max_instances` in a policy's [limits])"
     );
     // The lean plugin is one core instance with one memory and one table:
-    // none of them is allowed, each refused at instantiation, naming the
-    // limit; one of each is.
-    for (limits, named) in [
-        (
-            Limits::default().max_memories(0),
-            "memories, limit 0 (raise Limits::max_memories",
-        ),
-        (
-            Limits::default().max_tables(0),
-            "tables, limit 0 (raise Limits::max_tables",
-        ),
+    // none of them is allowed, each refused at instantiation, and the error
+    // names the limit that did not fit; one of each is allowed.
+    for (limits, resource) in [
+        (Limits::default().max_instances(0), "instance"),
+        (Limits::default().max_memories(0), "memory"),
+        (Limits::default().max_tables(0), "table"),
     ] {
         let error = plugin(&engine, "hello")
             .with_limits(limits)
             .instantiate()
             .unwrap_err();
-        assert_eq!(error.kind(), ErrorKind::InstanceLimit, "{error:?}");
-        assert!(error.message().contains(named), "{error}");
+        assert_count_limit(&error, resource);
     }
     let one_each = Limits::default()
         .max_instances(1)
@@ -98,6 +117,13 @@ fn instance_count_limit_is_enforced_at_instantiation() {
         .instantiate()
         .unwrap();
     assert_eq!(instance.call(b"fits").unwrap().output, b"FITS");
+    // The WASI `std` plugin needs more than one core instance: refused at
+    // one, with the instance limit named.
+    let error = plugin(&engine, "wasi-probe")
+        .with_limits(Limits::default().max_instances(1))
+        .instantiate()
+        .unwrap_err();
+    assert_count_limit(&error, "instance");
 }
 
 #[test]

@@ -4,7 +4,8 @@
 
 use std::sync::OnceLock;
 
-use plugbox_hardening::fuzz::Harness;
+use plugbox::ErrorKind;
+use plugbox_hardening::fuzz::{Harness, Outcome};
 
 fn harness() -> &'static Harness {
     static HARNESS: OnceLock<Harness> = OnceLock::new();
@@ -75,10 +76,54 @@ fn loading_mutated_components_gives_typed_errors() {
         .iter()
         .map(|name| plugbox_artifacts::by_name(name).unwrap().bytes)
         .collect();
+    let mut refused = 0;
+    let mut not_instantiated = 0;
+    let mut called = 0;
     for round in 0..1000 {
         let input = rng.mutate(seeds[round % seeds.len()]);
-        harness().load_component(&input);
+        // Each step's error kinds are asserted inside.
+        match harness().load_component(&input) {
+            Outcome::Refused(_) => refused += 1,
+            Outcome::NotInstantiated(_) => not_instantiated += 1,
+            Outcome::Called(_) => called += 1,
+        }
     }
+    eprintln!("{refused} refused, {not_instantiated} not instantiated, {called} called");
+    // The mutations reach every step: many are refused at load, and some
+    // load, instantiate and get called.
+    assert!(
+        refused >= 100 && called >= 10,
+        "{refused} refused, {not_instantiated} not instantiated, {called} called"
+    );
+    // The seeds themselves load and answer ("fuzz" is not a number for fib
+    // nor an attack hostile knows: their own guest errors).
+    let guest = Some(ErrorKind::Guest);
+    for (name, expected) in [("hello", None), ("fib", guest), ("hostile", guest)] {
+        let bytes = plugbox_artifacts::by_name(name).unwrap().bytes;
+        assert_eq!(
+            harness().load_component(bytes),
+            Outcome::Called(expected),
+            "{name}"
+        );
+    }
+    // Hostile components take the trap paths (each checked for poisoning
+    // inside) and the refused instantiation.
+    for name in ["spin", "recurse", "grow", "panic"] {
+        let bytes = plugbox_artifacts::by_name(name).unwrap().bytes;
+        let outcome = harness().load_component(bytes);
+        assert!(
+            matches!(outcome, Outcome::Called(Some(kind)) if kind.is_trap()),
+            "{name}: {outcome:?}"
+        );
+    }
+    let outcome = harness().load_component(plugbox_artifacts::wat::START_LOOP.bytes);
+    assert!(
+        matches!(
+            outcome,
+            Outcome::NotInstantiated(ErrorKind::FuelExhausted | ErrorKind::DeadlineExceeded)
+        ),
+        "{outcome:?}"
+    );
 }
 
 #[test]

@@ -66,8 +66,10 @@ fn logging_within_the_budget_reaches_the_host_logs() {
 #[test]
 fn logging_beyond_the_budget_is_dropped_and_counted() {
     let engine = crate::engine();
-    let mut instance = probe(&engine, "[limits]\nmax_log_bytes = 4096\n");
+    let policy = "[limits]\nmax_log_bytes = 4096\n";
+    // A fresh instance per run of the attack (it may be run again).
     let events = with_good_neighbour(&engine, || {
+        let mut instance = probe(&engine, policy);
         crate::traced::record(|| {
             // 4 messages of 1 KiB fit; the other 6 are dropped, and the
             // plugin goes on.
@@ -84,7 +86,7 @@ fn logging_beyond_the_budget_is_dropped_and_counted() {
         .count();
     assert_eq!(logged, 4 + 4, "what fit the budget reached the host's logs");
     assert_eq!(
-        instance.limits().log_bytes(),
+        probe(&engine, policy).limits().log_bytes(),
         Limits::default().max_log_bytes(4096).log_bytes()
     );
 }

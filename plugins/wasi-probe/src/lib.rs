@@ -8,7 +8,11 @@
 //! - `read PATH`, `list PATH`: a file's contents, a directory's entries;
 //! - `write PATH TEXT`: writes TEXT to the file PATH;
 //! - `now`: wall-clock time (seconds.nanoseconds since the Unix epoch);
-//! - `random`: a 64-bit value derived from the WASI random source;
+//! - `random`: a 64-bit value derived from the seed std's `RandomState`
+//!   asks for (`wasi:random/insecure-seed`);
+//! - `secure-random`: the next 64-bit value of `wasi:random/random`;
+//! - `insecure-random`: the next 64-bit value of `wasi:random/insecure`;
+//! - `monotonic`: `wasi:clocks/monotonic-clock`'s `now`, in nanoseconds;
 //! - `connect ADDR`: opens a TCP connection to ADDR;
 //! - `print TEXT`, `eprint TEXT`: writes TEXT to stdout / stderr.
 //! - `sleep MS`: sleeps MS milliseconds (a WASI clock pollable's `block`),
@@ -54,6 +58,9 @@ fn probe(input: &str) -> Result<String, String> {
             hasher.write_u64(0);
             Ok(format!("{:016x}", hasher.finish()))
         }
+        "secure-random" => wasi::secure_random().map(|value| format!("{value:016x}")),
+        "insecure-random" => wasi::insecure_random().map(|value| format!("{value:016x}")),
+        "monotonic" => wasi::monotonic_now().map(|nanos| nanos.to_string()),
         "connect" => std::net::TcpStream::connect(rest).map(|_| "connected".to_owned()),
         "print" => std::io::stdout()
             .write_all(rest.as_bytes())
@@ -74,6 +81,59 @@ fn probe(input: &str) -> Result<String, String> {
         other => return Err(format!("unknown probe `{other}`")),
     };
     Ok(answer.unwrap_or_else(describe))
+}
+
+/// The WASI interfaces std does not expose, called directly. The imports
+/// resolve against the WASI world std's own bindings embed (0.2.6 with this
+/// toolchain); a native twin has no WASI and answers `Unsupported`.
+mod wasi {
+    #[cfg(target_arch = "wasm32")]
+    mod imports {
+        #[link(wasm_import_module = "wasi:random/random@0.2.6")]
+        unsafe extern "C" {
+            #[link_name = "get-random-u64"]
+            pub fn get_random_u64() -> i64;
+        }
+
+        #[link(wasm_import_module = "wasi:random/insecure@0.2.6")]
+        unsafe extern "C" {
+            #[link_name = "get-insecure-random-u64"]
+            pub fn get_insecure_random_u64() -> i64;
+        }
+
+        #[link(wasm_import_module = "wasi:clocks/monotonic-clock@0.2.6")]
+        unsafe extern "C" {
+            #[link_name = "now"]
+            pub fn now() -> i64;
+        }
+    }
+
+    /// The next value of the secure random source.
+    pub fn secure_random() -> std::io::Result<u64> {
+        #[cfg(target_arch = "wasm32")]
+        // SAFETY: a WASI import taking nothing and returning a u64.
+        return Ok(unsafe { imports::get_random_u64() }.cast_unsigned());
+        #[cfg(not(target_arch = "wasm32"))]
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+
+    /// The next value of the insecure random source.
+    pub fn insecure_random() -> std::io::Result<u64> {
+        #[cfg(target_arch = "wasm32")]
+        // SAFETY: a WASI import taking nothing and returning a u64.
+        return Ok(unsafe { imports::get_insecure_random_u64() }.cast_unsigned());
+        #[cfg(not(target_arch = "wasm32"))]
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+
+    /// The monotonic clock, in nanoseconds.
+    pub fn monotonic_now() -> std::io::Result<u64> {
+        #[cfg(target_arch = "wasm32")]
+        // SAFETY: a WASI import taking nothing and returning a u64.
+        return Ok(unsafe { imports::now() }.cast_unsigned());
+        #[cfg(not(target_arch = "wasm32"))]
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
 }
 
 /// Sleeps `millis` milliseconds (0 if not a number).
