@@ -8,7 +8,8 @@
 //     export const handler = plugin((text) => text.toUpperCase(), { text: true });
 //
 // The function gets the request (a Uint8Array, or a string with
-// `{ text: true }`) and returns the response (a Uint8Array or a string).
+// `{ text: true }`) and returns the response (a Uint8Array or a string, or
+// a promise of one).
 // Throwing a `GuestError` answers the caller with its message (a guest
 // error; the plugin stays usable); any other exception is a bug and traps
 // (the host reports a trap and poisons the instance), as a Rust plugin's
@@ -24,7 +25,25 @@ export class GuestError extends Error {}
 const decoder = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
 
-/** The `handler` export, calling `fn` for each request. */
+const toBytes = (response) =>
+  typeof response === "string" ? encoder.encode(response) : response;
+
+// Throws what the plugin threw, for componentize-js to answer: the message
+// of a `GuestError` as the `err` string (a guest error); anything else as an
+// `Error`, which componentize-js turns into a trap. (It would turn a thrown
+// string into an `err`: SpiderMonkey's own "out of memory" is one, and must
+// not pass for the plugin's answer.)
+function rethrow(error) {
+  if (error instanceof GuestError) {
+    throw error.message;
+  }
+  throw error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * The `handler` export, calling `fn` for each request. `fn` may return a
+ * promise (be `async`).
+ */
 export function plugin(fn, { text = false } = {}) {
   return {
     handle(input) {
@@ -41,12 +60,14 @@ export function plugin(fn, { text = false } = {}) {
       try {
         response = fn(request);
       } catch (error) {
-        if (error instanceof GuestError) {
-          throw error.message;
-        }
-        throw error;
+        rethrow(error);
       }
-      return typeof response === "string" ? encoder.encode(response) : response;
+      if (response && typeof response.then === "function") {
+        // An async handler: the runtime runs the event loop (timers,
+        // promises) until the promise settles.
+        return response.then(toBytes, rethrow);
+      }
+      return toBytes(response);
     },
   };
 }

@@ -22,6 +22,7 @@ mod neighbour;
 mod plugins;
 mod polyglot;
 mod polyglot_fixtures;
+mod polyglot_hostile;
 mod polyglot_twins;
 mod soak;
 mod traced;
