@@ -12,7 +12,7 @@ use std::io::Write as _;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use plugbox::{Allocator, Engine, ErrorKind, Plugin};
+use plugbox::{Allocator, Engine, ErrorKind, Limits, Plugin};
 use plugbox_artifacts::polyglot;
 
 /// Linear memory slot of the polyglot engines: CPython starts with 12.9 MB
@@ -216,4 +216,37 @@ fn polyglot_costs_are_reported() {
         ));
     }
     let _ = write!(std::io::stderr(), "{report}");
+}
+
+/// What each runtime needs of an instance's limits, as docs/guests/ says:
+/// CPython 14 core instances and 13 MiB of linear memory, StarlingMonkey 4
+/// and 10 MiB (one memory and two tables each). One less of either is
+/// refused, naming the limit.
+#[test]
+fn the_runtimes_need_what_their_pages_say() {
+    let engine = engine();
+    for (name, instances, memory_mib) in [("py-hello", 14, 13), ("js-hello", 4, 10)] {
+        let Some(hello) = plugin(&engine, name) else {
+            continue;
+        };
+        let needs = Limits::default()
+            .max_instances(instances)
+            .max_memories(1)
+            .max_tables(2)
+            .max_memory_bytes(memory_mib << 20);
+        let mut fits = hello.with_limits(needs).instantiate().unwrap();
+        assert_eq!(fits.call(b"fits").unwrap().output, b"FITS");
+
+        let error = hello
+            .with_limits(needs.max_instances(instances - 1))
+            .instantiate()
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InstanceLimit, "{name}: {error:?}");
+        assert!(error.message().contains("max_instances"), "{error}");
+        let error = hello
+            .with_limits(needs.max_memory_bytes((memory_mib - 1) << 20))
+            .instantiate()
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::MemoryLimit, "{name}: {error:?}");
+    }
 }
