@@ -1,7 +1,8 @@
 //! Builds every plugin crate under `plugins/` for `wasm32-wasip2`, once, and
 //! writes `plugins.rs` into `OUT_DIR`: one [`Artifact`] constant per plugin and
 //! the `foreach_plugin!` macro that lists them all. The hand-written fixtures
-//! of `plugins/hostile-wat` are built by `wat_fixtures.rs`.
+//! of `plugins/hostile-wat` are built by `wat_fixtures.rs`, the plugins in
+//! other languages (`plugins/py-*`, `plugins/js-*`) by `polyglot.rs`.
 //!
 //! The plugins are built by a nested `cargo build` with its own target
 //! directory (`target/plugbox-plugins`), shared by every profile of the outer
@@ -12,6 +13,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod polyglot;
 mod wat_fixtures;
 
 const TARGET: &str = "wasm32-wasip2";
@@ -36,10 +38,10 @@ fn main() {
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
 
     let plugins = discover(plugins_dir);
-    let target_dir = env::var_os("CARGO_TARGET_DIR")
+    let cargo_target_dir = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace.join("target"))
-        .join("plugbox-plugins");
+        .unwrap_or_else(|| workspace.join("target"));
+    let target_dir = cargo_target_dir.join("plugbox-plugins");
     // One cargo invocation per plugin: cargo unifies features across the
     // packages of one invocation, and one `std` plugin would otherwise switch
     // the guest SDK's `std` feature on for every lean plugin built with it.
@@ -109,6 +111,14 @@ fn main() {
         &plugins_dir.join("hostile-wat"),
         &target_dir.join("hostile-wat"),
         &out_dir.join("wat.rs"),
+    );
+
+    polyglot::build(
+        workspace,
+        plugins_dir,
+        &cargo_target_dir.join("toolchains"),
+        &target_dir.join("polyglot"),
+        &out_dir.join("polyglot.rs"),
     );
 }
 

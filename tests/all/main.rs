@@ -21,6 +21,10 @@ mod isolation;
 mod kv_backend;
 mod neighbour;
 mod plugins;
+mod polyglot;
+mod polyglot_fixtures;
+mod polyglot_hostile;
+mod polyglot_twins;
 mod soak;
 mod traced;
 mod untrusted_text;
@@ -68,3 +72,13 @@ macro_rules! assert_wat_fixture_has_test {
     };
 }
 plugbox_artifacts::foreach_wat_fixture!(assert_wat_fixture_has_test);
+
+/// Every plugin in another language (`plugins/py-*`, `plugins/js-*`) must
+/// have a test of the same name in `plugins.rs`, built here or not.
+macro_rules! assert_polyglot_has_test {
+    ($name:ident, $constant:ident) => {
+        #[allow(unused_imports)]
+        use crate::plugins::$name as _;
+    };
+}
+plugbox_artifacts::foreach_polyglot!(assert_polyglot_has_test);

@@ -11,6 +11,12 @@ use crate::{assert_engine_still_serves, engine, plugin};
 /// The custom-world plugin's test lives with the custom-world tests.
 pub use crate::custom_world::scorer;
 
+/// The plugins in other languages are tested with their toolchains'
+/// specifics (`polyglot*.rs`).
+pub use crate::polyglot::{js_hello, py_hello};
+pub use crate::polyglot_hostile::{js_hostile, py_hostile};
+pub use crate::polyglot_twins::{js_http_filter, py_discount};
+
 /// The hostile plugin's attacks have their own suite (`hostile.rs`).
 #[test]
 pub fn hostile() {
@@ -388,4 +394,22 @@ pub fn http_filter() {
             .unwrap()
             .contains(r#""x-ratelimit-remaining","3""#)
     );
+}
+
+/// The shared fixtures (`plugins/fixtures/`), which the Python and
+/// JavaScript twins must answer byte for byte too (`polyglot_twins`).
+#[test]
+fn discount_and_http_filter_answer_the_shared_fixtures() {
+    let engine = engine();
+    assert!(crate::polyglot_fixtures::check(&discount_plugin(&engine), "discount") > 20);
+    assert!(crate::polyglot_fixtures::check(&filter_plugin(&engine), "http-filter") > 30);
+    let config_only = plugbox::Policy::from_toml_str(
+        "name = \"http-filter-no-kv\"\n[config]\nrequired_header = \"x-api-key\"\n",
+        "test",
+    )
+    .unwrap();
+    let denied = plugin(&engine, "http-filter")
+        .with_policy(&config_only)
+        .unwrap();
+    crate::polyglot_fixtures::check(&denied, "http-filter-no-kv");
 }

@@ -46,3 +46,102 @@ pub mod wat {
 pub fn by_name(name: &str) -> Option<Artifact> {
     ALL.iter().copied().find(|artifact| artifact.name == name)
 }
+
+/// The plugins written in other languages: `plugins/py-*` (Python, built
+/// with componentize-py) and `plugins/js-*` (JavaScript, built with
+/// componentize-js), listed whether or not they could be built here.
+/// [`foreach_polyglot!`] visits them all.
+///
+/// A plugin whose toolchain is missing on this machine was skipped
+/// ([`Polyglot::built`] says why; the build printed `skipped: <language>:
+/// <reason>`); where `CI` is set a missing toolchain fails the build instead.
+/// Built components are large (12–18 MB), so they are read from
+/// [`Polyglot::path`] when needed rather than embedded.
+///
+/// ```
+/// use plugbox_artifacts::polyglot;
+/// let hello = polyglot::PY_HELLO;
+/// assert_eq!(hello.language, polyglot::Language::Python);
+/// match hello.path() {
+///     Ok(path) => assert!(std::fs::read(path).unwrap().starts_with(b"\0asm")),
+///     Err(skipped) => assert!(skipped.to_string().starts_with("skipped: python: ")),
+/// }
+/// assert_eq!(polyglot::by_name("py-hello").unwrap().name, "py-hello");
+/// ```
+pub mod polyglot {
+    /// The language a polyglot plugin is written in.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub enum Language {
+        /// Python, built with componentize-py (CPython inside the component).
+        Python,
+        /// JavaScript, built with componentize-js (StarlingMonkey, a
+        /// SpiderMonkey embedding, inside the component).
+        JavaScript,
+    }
+
+    impl Language {
+        /// The name used in `skipped: <language>: ...` lines: `python`,
+        /// `javascript`.
+        pub fn name(self) -> &'static str {
+            match self {
+                Language::Python => "python",
+                Language::JavaScript => "javascript",
+            }
+        }
+    }
+
+    /// One plugin written in another language.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Polyglot {
+        /// The plugin's directory name under `plugins/`, e.g. `py-hello`.
+        pub name: &'static str,
+        /// Its language.
+        pub language: Language,
+        /// The absolute path of the built component, or why it was not built
+        /// (its toolchain is missing on this machine).
+        pub built: Result<&'static str, &'static str>,
+        /// The toolchain that built it, e.g. `componentize-py 0.25.1`
+        /// (empty when skipped).
+        pub toolchain: &'static str,
+    }
+
+    /// A plugin that was not built here, and why: displays as the
+    /// `skipped: <language>: <reason>` line.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Skipped {
+        /// The plugin's language.
+        pub language: Language,
+        /// Why its toolchain could not be used.
+        pub reason: &'static str,
+    }
+
+    impl std::fmt::Display for Skipped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "skipped: {}: {}", self.language.name(), self.reason)
+        }
+    }
+
+    impl std::error::Error for Skipped {}
+
+    impl Polyglot {
+        /// The path of the built component, or why it was skipped.
+        ///
+        /// # Errors
+        ///
+        /// [`Skipped`] when its toolchain was missing at build time.
+        pub fn path(&self) -> Result<&'static str, Skipped> {
+            self.built.map_err(|reason| Skipped {
+                language: self.language,
+                reason,
+            })
+        }
+    }
+
+    include!(concat!(env!("OUT_DIR"), "/polyglot.rs"));
+
+    /// The polyglot plugin called `name` (built or skipped), if there is one.
+    pub fn by_name(name: &str) -> Option<Polyglot> {
+        ALL.iter().copied().find(|plugin| plugin.name == name)
+    }
+}

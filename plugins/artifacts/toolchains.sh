@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs the toolchains of the polyglot plugins (plugins/py-*, plugins/js-*)
+# from the package registries into a project-local prefix,
+# `${CARGO_TARGET_DIR:-target}/toolchains`, where the artifacts build script
+# looks first. Nothing is installed globally. Idempotent: a toolchain already
+# at the pinned version is kept, so a second run takes a second or two.
+#
+#   bash plugins/artifacts/toolchains.sh
+#
+# Needs python3 (with venv) and node/npm. `.ci/run` calls it; a user's
+# machine without it just skips those languages (`skipped: <language>: ...`).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+COMPONENTIZE_PY=0.25.1
+COMPONENTIZE_JS=0.23.0
+
+prefix="${CARGO_TARGET_DIR:-target}/toolchains"
+mkdir -p "$prefix"
+prefix=$(cd "$prefix" && pwd)
+
+timed() {
+    local what=$1 started=$SECONDS
+    shift
+    "$@"
+    echo "   $what: $((SECONDS - started)) s"
+}
+
+install_python() {
+    local venv="$prefix/python"
+    if [ -x "$venv/bin/componentize-py" ] &&
+        [ "$("$venv/bin/componentize-py" --version)" = "componentize-py $COMPONENTIZE_PY" ]; then
+        echo "   componentize-py $COMPONENTIZE_PY already in $venv"
+        return
+    fi
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY"
+    "$venv/bin/componentize-py" --version
+}
+
+install_js() {
+    local dir="$prefix/node"
+    local package="$dir/node_modules/@bytecodealliance/componentize-js/package.json"
+    if [ -f "$package" ] && grep -q "\"version\": \"$COMPONENTIZE_JS\"" "$package"; then
+        echo "   componentize-js $COMPONENTIZE_JS already in $dir"
+        return
+    fi
+    mkdir -p "$dir"
+    # A package.json of its own, so that npm installs here and nowhere else.
+    [ -f "$dir/package.json" ] || echo '{"private": true}' >"$dir/package.json"
+    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error \
+        "@bytecodealliance/componentize-js@$COMPONENTIZE_JS"
+    echo "   componentize-js $("$dir/node_modules/.bin/componentize-js" --version)"
+}
+
+echo "== polyglot toolchains into $prefix"
+timed "componentize-py (PyPI)" install_python
+timed "componentize-js (npm)" install_js
+
+# The artifacts build script watches this file: a toolchain installed after
+# a build that skipped its language is picked up by the next build.
+printf 'componentize-py %s\ncomponentize-js %s\n' "$COMPONENTIZE_PY" "$COMPONENTIZE_JS" >"$prefix/installed.tmp"
+cmp -s "$prefix/installed.tmp" "$prefix/installed" || mv "$prefix/installed.tmp" "$prefix/installed"
+rm -f "$prefix/installed.tmp"

@@ -1,0 +1,252 @@
+//! Plugins written in Python and JavaScript (`plugins/py-*`, `plugins/js-*`,
+//! built by `plugbox-artifacts` with componentize-py and componentize-js):
+//! the shared engine and loader of the polyglot tests, and the `hello`
+//! twins. Their real plugins are in `polyglot_twins`, their hostile ones in
+//! `polyglot_hostile`.
+//!
+//! A plugin whose toolchain is missing on this machine is skipped: the test
+//! prints `skipped: <language>: <reason>` and passes (under `CI` the build
+//! itself already failed).
+
+use std::io::Write as _;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use plugbox::{Allocator, Engine, ErrorKind, Limits, Plugin};
+use plugbox_artifacts::polyglot;
+
+/// Linear memory slot of the polyglot engines: CPython starts with 12.9 MB
+/// and StarlingMonkey with 9.5 MB of linear memory; the memory bombs need
+/// room to grow past their limits.
+pub const SLOT_BYTES: usize = 64 << 20;
+
+/// An engine for polyglot plugins. Every one has the same settings and the
+/// same cache directory (under the target directory), so each 12–18 MB
+/// component is compiled once per test run and loaded from the cache by
+/// every later engine.
+pub fn engine() -> Engine {
+    Engine::builder()
+        .allocator(Allocator::Pooling { capacity: 16 })
+        .memory_slot_bytes(SLOT_BYTES)
+        .cache_dir(concat!(env!("CARGO_TARGET_TMPDIR"), "/polyglot-cache"))
+        .build()
+        .expect("polyglot engine settings are valid")
+}
+
+/// How long loading each component took, the first time in this process.
+static LOADS: Mutex<Vec<(&'static str, Duration, bool)>> = Mutex::new(Vec::new());
+
+/// The polyglot plugin `name` on `engine`, or `None` (after printing the
+/// `skipped:` line) where its toolchain was missing when it was built.
+pub fn plugin(engine: &Engine, name: &str) -> Option<Plugin> {
+    let polyglot = polyglot::by_name(name).expect("no such polyglot plugin");
+    let path = match skip_or_fail(polyglot.path(), std::env::var_os("CI").is_some()) {
+        Ok(Ok(path)) => path,
+        Ok(Err(skipped)) => {
+            // Past the test harness's capture, so that the run shows it.
+            let _ = writeln!(std::io::stderr(), "{skipped}");
+            return None;
+        }
+        Err(failure) => panic!("{failure}"),
+    };
+    // One load at a time: two tests compiling the same component at once
+    // would both spend the many seconds it takes; the second one to get
+    // here loads it from the cache instead.
+    static LOADING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = LOADING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let started = Instant::now();
+    let loaded =
+        Plugin::from_file(engine, path).unwrap_or_else(|error| panic!("{name} loads: {error:?}"));
+    let mut loads = LOADS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !loads.iter().any(|(seen, ..)| *seen == polyglot.name) {
+        loads.push((polyglot.name, started.elapsed(), loaded.loaded_from_cache()));
+    }
+    Some(loaded)
+}
+
+/// The decision behind [`plugin`]: `Ok(Ok(path))` to run, `Ok(Err(line))`
+/// to skip saying `line`, `Err(why)` to fail (where `CI` is set).
+fn skip_or_fail(
+    built: Result<&'static str, polyglot::Skipped>,
+    ci: bool,
+) -> Result<Result<&'static str, String>, String> {
+    match built {
+        Ok(path) => Ok(Ok(path)),
+        Err(skipped) if ci => Err(format!(
+            "{skipped} (CI is set: every polyglot plugin must be built)"
+        )),
+        Err(skipped) => Ok(Err(skipped.to_string())),
+    }
+}
+
+#[test]
+fn a_missing_toolchain_skips_its_plugins_except_on_ci() {
+    let skipped = polyglot::Skipped {
+        language: polyglot::Language::JavaScript,
+        reason: "node not found (PLUGBOX_NODE, PATH)",
+    };
+    let line = "skipped: javascript: node not found (PLUGBOX_NODE, PATH)";
+    assert_eq!(skip_or_fail(Err(skipped), false), Ok(Err(line.to_string())));
+    assert_eq!(
+        skip_or_fail(Err(skipped), true),
+        Err(format!(
+            "{line} (CI is set: every polyglot plugin must be built)"
+        ))
+    );
+    assert_eq!(skip_or_fail(Ok("/x.wasm"), true), Ok(Ok("/x.wasm")));
+    // Every polyglot plugin is listed, built here or not, and a built one's
+    // component is there.
+    for plugin in polyglot::ALL {
+        assert_eq!(polyglot::by_name(plugin.name).unwrap().name, plugin.name);
+        match plugin.path() {
+            Ok(path) => {
+                assert!(std::fs::read(path).unwrap().starts_with(b"\0asm"));
+                assert!(!plugin.toolchain.is_empty());
+            }
+            Err(skipped) => assert_eq!(skipped.language, plugin.language),
+        }
+    }
+}
+
+/// Asserts that `plugin` answers `hello`'s contract exactly as the Rust
+/// `hello` does.
+fn assert_hello(name: &str) {
+    let engine = engine();
+    let Some(hello) = plugin(&engine, name) else {
+        return;
+    };
+    assert!(hello.imports_wasi(), "its runtime imports WASI");
+    let imports: Vec<&str> = hello
+        .info()
+        .imports
+        .iter()
+        .map(|item| item.name.as_str())
+        .collect();
+    assert!(
+        imports.iter().all(|name| !name.starts_with("wasi:http/")),
+        "built without outgoing HTTP (the host offers none): {imports:?}"
+    );
+    let mut instance = hello.instantiate().unwrap();
+    let mut rust = crate::plugin(&engine, "hello").instantiate().unwrap();
+    for input in [
+        "hello, plugbox",
+        "straße",
+        "",
+        "ǆ ﬁ ŉ ΐ",
+        "日本語 and émoji 🎉",
+        "\0 nul \u{7f} del",
+    ] {
+        let response = instance.call(input.as_bytes()).unwrap();
+        assert_eq!(
+            String::from_utf8(response.output).unwrap(),
+            String::from_utf8(rust.call(input.as_bytes()).unwrap().output).unwrap(),
+            "{name} on {input:?}"
+        );
+        assert!(response.fuel_used > 0);
+    }
+    assert_eq!(instance.call(b"hello").unwrap().output, b"HELLO");
+    // Invalid UTF-8 is the plugin's own (guest) error; the instance stays
+    // usable.
+    let error = instance.call(&[0xff, 0xfe]).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Guest, "{error:?}");
+    assert!(
+        error.message().starts_with("input is not valid UTF-8"),
+        "{error}"
+    );
+    assert!(!instance.is_poisoned());
+    assert_eq!(instance.call(b"ok").unwrap().output, b"OK");
+}
+
+#[test]
+pub fn py_hello() {
+    assert_hello("py-hello");
+}
+
+#[test]
+pub fn js_hello() {
+    assert_hello("js-hello");
+}
+
+/// Not a check: prints, for every polyglot plugin built here, its size, the
+/// time its load took (compiling, or from the cache), a fresh instance and
+/// its first and a warm call, so that a run with `--nocapture` shows what
+/// they cost on this machine. (`polyglot` tests run in parallel with the
+/// rest: the figures are what a busy machine shows.)
+#[test]
+fn polyglot_costs_are_reported() {
+    let engine = engine();
+    let mut report = String::from("polyglot plugin costs:\n");
+    for polyglot in polyglot::ALL {
+        let Some(plugin) = plugin(&engine, polyglot.name) else {
+            continue;
+        };
+        let size = std::fs::metadata(polyglot.path().unwrap()).unwrap().len();
+        let loaded = LOADS
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(name, ..)| *name == polyglot.name)
+            .map(|(_, took, cached)| format!("{took:.1?}{}", if *cached { " (cache)" } else { "" }))
+            .unwrap_or_default();
+        // A second instance: the first of a process also pays for the
+        // runtime's one-time setup in the host.
+        drop(plugin.instantiate());
+        let started = Instant::now();
+        let mut instance = plugin.instantiate().unwrap();
+        let instantiated = started.elapsed();
+        let input: &[u8] = match polyglot.name {
+            "py-discount" => br#"{"lines":[{"id":"a","quantity":10,"price_cents":999}]}"#,
+            "js-http-filter" => br#"{"method":"GET","path":"/","headers":[],"now_ms":0}"#,
+            "py-hostile" | "js-hostile" => b"noop",
+            _ => b"hello",
+        };
+        let first = instance.call(input).map(|response| response.elapsed);
+        let warm = instance.call(input).map(|response| response.elapsed);
+        report.push_str(&format!(
+            "  {:<16} {:>5.1} MB  load {loaded:<16} instantiate {instantiated:>9.1?}  \
+             first call {:>9.1?}  warm call {:>9.1?}\n",
+            polyglot.name,
+            size as f64 / 1e6,
+            first.unwrap_or_default(),
+            warm.unwrap_or_default(),
+        ));
+    }
+    let _ = write!(std::io::stderr(), "{report}");
+}
+
+/// What each runtime needs of an instance's limits, as docs/guests/ says:
+/// CPython 14 core instances and 13 MiB of linear memory, StarlingMonkey 4
+/// and 10 MiB (one memory and two tables each). One less of either is
+/// refused, naming the limit.
+#[test]
+fn the_runtimes_need_what_their_pages_say() {
+    let engine = engine();
+    for (name, instances, memory_mib) in [("py-hello", 14, 13), ("js-hello", 4, 10)] {
+        let Some(hello) = plugin(&engine, name) else {
+            continue;
+        };
+        let needs = Limits::default()
+            .max_instances(instances)
+            .max_memories(1)
+            .max_tables(2)
+            .max_memory_bytes(memory_mib << 20);
+        let mut fits = hello.with_limits(needs).instantiate().unwrap();
+        assert_eq!(fits.call(b"fits").unwrap().output, b"FITS");
+
+        let error = hello
+            .with_limits(needs.max_instances(instances - 1))
+            .instantiate()
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InstanceLimit, "{name}: {error:?}");
+        assert!(error.message().contains("max_instances"), "{error}");
+        let error = hello
+            .with_limits(needs.max_memory_bytes((memory_mib - 1) << 20))
+            .instantiate()
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::MemoryLimit, "{name}: {error:?}");
+    }
+}
