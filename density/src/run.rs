@@ -436,7 +436,11 @@ mod tests {
         assert!(report.pss_kib_per_tenant.is_some());
         assert!(report.latency_us.is_some_and(|l| l.p50 > 0.0));
         assert!(report.latency_requests >= 37, "every tenant called");
-        assert!(report.throughput_rps.is_some_and(|rps| rps > 0.0));
+        assert!(
+            report.throughput_rps.is_some_and(|rps| rps > 0.0),
+            "{:?}",
+            report.stop_detail
+        );
         assert!(report.throughput_requests >= 37, "every tenant called");
         assert_eq!(report.throughput_callers, callers(37));
     }
