@@ -321,34 +321,40 @@ fn throughput(fleet: &mut dyn Fleet, bounds: &Bounds, report: &mut RunReport) {
     let threads = groups.len();
     let per_thread = bounds.throughput_requests.div_ceil(threads.max(1));
     let start = Barrier::new(threads + 1);
-    let (outcomes, began) = std::thread::scope(|scope| {
+    let outcomes = std::thread::scope(|scope| {
         let handles: Vec<_> = groups
             .into_iter()
             .map(|mut group| {
                 let start = &start;
                 scope.spawn(move || {
                     start.wait();
+                    let began = Instant::now();
                     let outcome = call_group(&mut *group, per_thread, bounds.throughput_time);
-                    (outcome, Instant::now())
+                    (outcome, began, Instant::now())
                 })
             })
             .collect();
         start.wait();
-        let began = Instant::now();
-        let outcomes: Vec<_> = handles
+        handles
             .into_iter()
             .map(|handle| {
-                handle
-                    .join()
-                    .unwrap_or_else(|_| (Err("a caller panicked".to_string()), Instant::now()))
+                handle.join().unwrap_or_else(|_| {
+                    let now = Instant::now();
+                    (Err("a caller panicked".to_string()), now, now)
+                })
             })
-            .collect();
-        (outcomes, began)
+            .collect::<Vec<_>>()
     });
+    // Timed from the first caller's start to the last caller's end, as the
+    // callers saw them: the coordinating thread may be scheduled after the
+    // callers finished (a loaded machine), so its own clock would give an
+    // empty or negative span.
     let mut calls = 0;
-    let mut last = began;
-    for (outcome, ended) in outcomes {
-        last = last.max(ended);
+    let mut first: Option<Instant> = None;
+    let mut last: Option<Instant> = None;
+    for (outcome, began, ended) in outcomes {
+        first = Some(first.map_or(began, |first| first.min(began)));
+        last = Some(last.map_or(ended, |last| last.max(ended)));
         match outcome {
             Ok(made) => calls += made,
             Err(detail) => {
@@ -357,7 +363,10 @@ fn throughput(fleet: &mut dyn Fleet, bounds: &Bounds, report: &mut RunReport) {
             }
         }
     }
-    let seconds = last.duration_since(began).as_secs_f64();
+    let seconds = match (first, last) {
+        (Some(first), Some(last)) => last.duration_since(first).as_secs_f64(),
+        _ => 0.0,
+    };
     report.throughput_callers = threads;
     report.throughput_requests = calls;
     #[allow(clippy::cast_precision_loss)]
