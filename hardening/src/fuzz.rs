@@ -45,7 +45,13 @@ impl Harness {
             .allocator(Allocator::Pooling { capacity: 16 })
             .build()?;
         let with_policy = |bytes: &[u8], policy: &str| {
-            Plugin::new(&engine, bytes)?.with_policy(&Policy::from_toml_str(policy, "policy")?)
+            let plugin = Plugin::new(&engine, bytes)?
+                .with_policy(&Policy::from_toml_str(policy, "policy")?)?;
+            // The shipped limits, but a deadline that a loaded machine cannot
+            // reach (http-filter ships 10 ms of wall clock): the harness looks
+            // for logic faults; fuel still bounds every call.
+            let limits = plugin.limits().deadline(Duration::from_secs(10));
+            Ok::<_, plugbox::Error>(plugin.with_limits(limits))
         };
         Ok(Self {
             hello: Plugin::new(&engine, hello)?,
@@ -116,8 +122,9 @@ impl Harness {
             ("discount", &self.discount),
             ("http-filter", &self.http_filter),
         ] {
-            let Ok(mut instance) = plugin.instantiate() else {
-                panic!("{name} failed to instantiate");
+            let mut instance = match plugin.instantiate() {
+                Ok(instance) => instance,
+                Err(error) => panic!("{name} failed to instantiate: {:?}: {error}", error.kind()),
             };
             if let Err(error) = instance.call(input) {
                 assert!(

@@ -11,8 +11,11 @@ pub(crate) struct EpochBudget {
     /// Async calls yield to the executor at every tick; sync calls run until
     /// their deadline.
     pub(crate) yield_every_tick: bool,
-    /// Ticks left before the deadline.
-    pub(crate) ticks_left: u64,
+    /// When the running call's deadline passes, by the wall clock (`None`:
+    /// a deadline too far away to represent). Checked at every tick, so the
+    /// deadline holds on a loaded machine whose ticker thread runs late: a
+    /// count of ticks would stretch with it.
+    pub(crate) ends_at: Option<std::time::Instant>,
     /// The call stopped because its [`Canceller`](crate::Canceller) asked.
     pub(crate) cancelled: bool,
 }

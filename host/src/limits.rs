@@ -79,6 +79,11 @@ impl Limits {
     /// Wall-clock deadline per call, enforced through epoch interruption at the
     /// engine's tick granularity (1 ms by default). Passing it traps with
     /// [`ErrorKind::DeadlineExceeded`](crate::ErrorKind::DeadlineExceeded).
+    ///
+    /// The call is measured by the wall clock, checked at every tick: it
+    /// never stops before `deadline`, and stops at the first tick after it,
+    /// so a loaded machine whose ticker thread runs late delays the stop by
+    /// that lateness only, not by a lateness per tick.
     #[must_use]
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;

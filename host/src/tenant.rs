@@ -17,7 +17,6 @@ pub(crate) struct Tenant {
     // Dropped after the store, whose mappings it stands for.
     charge: crate::mapping_budget::Charge,
     limits: Limits,
-    deadline_ticks: u64,
     poisoned: Option<Poison>,
     /// A call began and has not ended: if the next call finds this set, the
     /// last one was abandoned (its future dropped mid-call).
@@ -76,11 +75,13 @@ impl Tenant {
                 context.epoch.cancelled = true;
                 return Ok(UpdateDeadline::Interrupt);
             }
-            let epoch = &mut context.epoch;
-            if epoch.ticks_left <= 1 {
+            let epoch = &context.epoch;
+            if epoch
+                .ends_at
+                .is_some_and(|ends_at| Instant::now() >= ends_at)
+            {
                 return Ok(UpdateDeadline::Interrupt);
             }
-            epoch.ticks_left -= 1;
             Ok(if epoch.yield_every_tick {
                 UpdateDeadline::Yield(1)
             } else {
@@ -91,7 +92,6 @@ impl Tenant {
             store,
             charge,
             limits,
-            deadline_ticks: engine.deadline_ticks(limits.deadline_per_call()),
             poisoned: None,
             in_call: false,
             engine: engine.clone(),
@@ -212,7 +212,7 @@ impl Tenant {
         let context = self.store.data_mut();
         context.start_call();
         context.epoch.yield_every_tick = mode == Mode::Async;
-        context.epoch.ticks_left = self.deadline_ticks;
+        context.epoch.ends_at = Instant::now().checked_add(self.limits.deadline_per_call());
         context.epoch.cancelled = false;
         context.canceller.reset();
         self.store.set_epoch_deadline(1);
@@ -266,6 +266,7 @@ pub(crate) enum Mode {
     Async,
     /// On a fiber driven to completion on the caller's thread (a sync call
     /// of a WASI plugin): no yields, but a fiber stack like `Async`.
+    #[cfg_attr(not(feature = "wasi"), allow(dead_code))]
     SyncOnFiber,
 }
 

@@ -230,3 +230,58 @@ fn two_loads_of_one_plugin_never_share_data_unless_given_one_namespace() {
         ["team-ledger", "team-ledger"]
     );
 }
+
+/// A backend that answers every request after `delay`, never with a value.
+#[derive(Debug)]
+struct Slow {
+    delay: std::time::Duration,
+}
+
+impl KvStore for Slow {
+    fn get(&self, _: &str, _: &str) -> Result<Option<Vec<u8>>, KvError> {
+        std::thread::sleep(self.delay);
+        Ok(None)
+    }
+
+    fn set(&self, _: &str, _: &str, _: &[u8], _: Quota) -> Result<(), KvError> {
+        std::thread::sleep(self.delay);
+        Ok(())
+    }
+
+    fn delete(&self, _: &str, _: &str) -> Result<bool, KvError> {
+        std::thread::sleep(self.delay);
+        Ok(false)
+    }
+
+    fn increment(&self, _: &str, _: &str, _: i64, _: Quota) -> Result<i64, KvError> {
+        std::thread::sleep(self.delay);
+        Ok(0)
+    }
+}
+
+/// The deadline is wall-clock time, host calls included: a guest that polls
+/// a slow backend stops at its deadline. (Counting epoch ticks instead would
+/// count one tick per host call however long it took: 101 calls of 20 ms,
+/// two seconds for a 100 ms deadline.)
+#[test]
+fn a_guest_polling_a_slow_backend_stops_at_its_deadline() {
+    let delay = std::time::Duration::from_millis(20);
+    let engine = engine_with(Arc::new(Slow { delay }));
+    let mut instance = probe(&engine, "[limits]\ndeadline_ms = 100\n[kv]\n");
+    let started = std::time::Instant::now();
+    let error = instance.call(b"wait flag").unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(
+        error.kind(),
+        plugbox::ErrorKind::DeadlineExceeded,
+        "{error}"
+    );
+    assert!(
+        took >= std::time::Duration::from_millis(100),
+        "never early: {took:?}"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(1),
+        "a 100 ms deadline took {took:?}"
+    );
+}

@@ -2,7 +2,8 @@
 //! command per call, so that tests can check each grant and denial.
 //!
 //! Commands: `log LEVEL TEXT`, `spam N` (N log messages of 1 KiB),
-//! `config KEY`, `get KEY`, `set KEY VALUE`, `delete KEY`, `inc KEY DELTA`.
+//! `config KEY`, `get KEY`, `set KEY VALUE`, `delete KEY`, `inc KEY DELTA`,
+//! `wait KEY` (asks for KEY until it is set: a guest polling a flag).
 //! Key-value refusals are answered as `error: <Debug of kv::Error>`.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
@@ -44,6 +45,13 @@ fn probe(input: &str) -> Result<String, String> {
             Ok(Some(value)) => String::from_utf8_lossy(&value).into_owned(),
             Ok(None) => "(absent)".to_string(),
             Err(error) => format!("error: {error:?}"),
+        },
+        "wait" => loop {
+            match kv::get(first) {
+                Ok(Some(value)) => break String::from_utf8_lossy(&value).into_owned(),
+                Ok(None) => {}
+                Err(error) => break format!("error: {error:?}"),
+            }
         },
         "set" => answer(kv::set(first, rest.as_bytes()).map(|()| "ok".to_string())),
         "delete" => answer(kv::delete(first).map(|existed| existed.to_string())),
