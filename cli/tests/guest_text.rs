@@ -50,6 +50,22 @@ fn inert_stderr(output: &Output) -> String {
 }
 
 /// A file in `dir` holding `bytes` (for NULs and long texts).
+/// `plugbox run --builtin BUILTIN --policy POLICY INPUT_FLAG INPUT`.
+fn run_builtin(builtin: &str, policy: &str, input_flag: &str, input: &str) -> Output {
+    plugbox(
+        &[
+            "run",
+            "--builtin",
+            builtin,
+            "--policy",
+            policy,
+            input_flag,
+            input,
+        ],
+        &[],
+    )
+}
+
 fn input_file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
     let path = dir.path().join(name);
     std::fs::write(&path, bytes).unwrap();
@@ -168,18 +184,7 @@ fn hostile_and_flooding_log_messages_are_inert_and_cut() {
     let mut flood = b"log warn ".to_vec();
     flood.resize(flood.len() + (1 << 20), 0);
     let flood = input_file(&dir, "flood", &flood);
-    let output = plugbox(
-        &[
-            "run",
-            "--builtin",
-            "host-probe",
-            "--policy",
-            &policy,
-            "--input-file",
-            &flood,
-        ],
-        &[],
-    );
+    let output = run_builtin("host-probe", &policy, "--input-file", &flood);
     assert!(output.status.success(), "{output:?}");
     let stderr = inert_stderr(&output);
     let line = stderr.lines().find(|line| line.contains("WARN")).unwrap();
@@ -201,18 +206,7 @@ fn hostile_captured_output_is_inert_line_by_line_and_cut() {
         b"[limits]\nmax_input_bytes = 2097152\n[stdio]\nstdout = \"capture\"\ncapture_bytes = 2097152\n",
     );
     let input = format!("print {HOSTILE}");
-    let output = plugbox(
-        &[
-            "run",
-            "--builtin",
-            "wasi-probe",
-            "--policy",
-            &policy,
-            "--input",
-            &input,
-        ],
-        &[],
-    );
+    let output = run_builtin("wasi-probe", &policy, "--input", &input);
     assert!(output.status.success(), "{output:?}");
     let stderr = inert_stderr(&output);
     // The plugin's newline is a line of ours, which says whose it is.
@@ -226,18 +220,7 @@ fn hostile_captured_output_is_inert_line_by_line_and_cut() {
     let mut flood = b"print ".to_vec();
     flood.resize(flood.len() + (1 << 20), 0);
     let flood = input_file(&dir, "flood", &flood);
-    let output = plugbox(
-        &[
-            "run",
-            "--builtin",
-            "wasi-probe",
-            "--policy",
-            &policy,
-            "--input-file",
-            &flood,
-        ],
-        &[],
-    );
+    let output = run_builtin("wasi-probe", &policy, "--input-file", &flood);
     assert!(output.status.success(), "{output:?}");
     let stderr = inert_stderr(&output);
     let first = stderr.lines().next().unwrap();
@@ -258,18 +241,7 @@ fn traced_output_is_shown_as_log_lines_with_the_stream() {
         b"name = \"tracer\"\n[stdio]\nstdout = \"tracing\"\n",
     );
     let input = format!("print {HOSTILE}\n");
-    let output = plugbox(
-        &[
-            "run",
-            "--builtin",
-            "wasi-probe",
-            "--policy",
-            &policy,
-            "--input",
-            &input,
-        ],
-        &[],
-    );
+    let output = run_builtin("wasi-probe", &policy, "--input", &input);
     assert!(output.status.success(), "{output:?}");
     let stderr = inert_stderr(&output);
     let (first, second) = SHOWN.split_once(r"\n").unwrap();
