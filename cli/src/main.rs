@@ -143,7 +143,18 @@ fn run_plugin(run: &Run) -> Result<(), Failure> {
         .with_policy(&policy)?
         .with_limits(limits);
     let mut instance = plugin.instantiate()?;
+    if run.profile.is_some() {
+        instance.start_profiling()?;
+    }
     let result = instance.call(&input);
+    if let Some(path) = &run.profile {
+        let failed = |error| Failure::io(&format!("writing the profile {}", path.display()), error);
+        let file = std::fs::File::create(path).map_err(failed)?;
+        let mut file = std::io::BufWriter::new(file);
+        instance.finish_profiling(&mut file)?;
+        std::io::Write::flush(&mut file).map_err(failed)?;
+        eprintln!("profile written to {}", path.display());
+    }
     // What the plugin wrote to captured streams, whatever the outcome.
     for (name, captured) in [
         ("stdout", instance.take_stdout()),
@@ -218,7 +229,7 @@ fn inspect_plugin(inspect: &Inspect) -> Result<(), Failure> {
     let engine = engine_for(Limits::default().memory_bytes(), &inspect.cache)?;
     let bytes = read(&engine, &inspect.plugin)?;
     let info = plugbox::inspect(&engine, &bytes)?;
-    print!("{info}");
+    say(&info.to_string())?;
     let checked = info
         .check_plugbox_world(true)
         .and_then(|_| Plugin::new(&engine, &bytes));
@@ -229,17 +240,34 @@ fn inspect_plugin(inspect: &Inspect) -> Result<(), Failure> {
             } else {
                 " (imports nothing)"
             };
-            println!("plugbox world {}: fits{imports}", plugbox::WORLD);
-            Ok(())
+            say(&format!(
+                "plugbox world {}: fits{imports}\n",
+                plugbox::WORLD
+            ))
         }
         Err(error) => {
-            println!(
-                "plugbox world {}: does not fit: {}",
+            say(&format!(
+                "plugbox world {}: does not fit: {}\n",
                 plugbox::WORLD,
                 plugbox::safe_text::escape(error.message())
-            );
+            ))?;
             Err(error.into())
         }
+    }
+}
+
+/// Writes `text` to stdout. A reader that has gone (`plugbox inspect | head`)
+/// is not an error: there is no one left to tell.
+fn say(text: &str) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::io("writing to stdout", error))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -493,3 +493,47 @@ fn run_caches_compiled_code_by_default() {
     assert!(uncached.status.success(), "{}", stderr(&uncached));
     assert!(!none.exists(), "--no-cache wrote a cache");
 }
+
+#[test]
+fn inspect_into_a_closed_pipe_is_no_panic() {
+    // `plugbox inspect ... | head -1`: the reader is gone before the output.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_plugbox"))
+        .args(["inspect", "--builtin", "hello", "--no-cache"])
+        .env_remove("RUST_BACKTRACE")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+}
+
+#[test]
+fn run_writes_a_profile_for_the_firefox_profiler() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("fib.json");
+    let output = plugbox(&[
+        "run",
+        "--builtin",
+        "fib",
+        "--input",
+        "30",
+        "--profile",
+        profile.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "832040\n");
+    assert!(
+        stderr(&output).contains("profile written to"),
+        "{}",
+        stderr(&output)
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
+    assert!(json["threads"].is_array(), "{json}");
+    assert!(
+        json.to_string().contains("plugbox_plugin_fib::fib"),
+        "no fib function in the profile"
+    );
+}
