@@ -125,6 +125,11 @@ pub struct Run {
     /// On a trap, also print the wasm backtrace.
     #[arg(long)]
     pub backtrace: bool,
+    /// Sample the call's stack at every epoch tick (1 ms) and write the
+    /// profile to FILE, for the Firefox Profiler (profiler.firefox.com);
+    /// written whatever the call's outcome.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<std::path::PathBuf>,
     /// Show the plugin's logs (its `log` calls, stdio in `tracing` mode) from
     /// this level up on stderr: trace, debug, info, warn, error or off.
     /// Default: info, or what RUST_LOG says (`target=level` directives;

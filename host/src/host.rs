@@ -38,6 +38,11 @@ pub struct HostContext {
     pub(crate) canceller: crate::Canceller,
     #[cfg(feature = "wasi")]
     pub(crate) wasi: Option<Box<crate::wasi::WasiState>>,
+    /// The profile being recorded ([`Instance::start_profiling`]).
+    ///
+    /// [`Instance::start_profiling`]: crate::Instance::start_profiling
+    #[cfg(feature = "profiling")]
+    pub(crate) profile: Option<Box<crate::profile::Recording>>,
 }
 
 impl std::fmt::Debug for HostContext {
@@ -59,6 +64,8 @@ impl HostContext {
             host,
             #[cfg(feature = "wasi")]
             wasi: None,
+            #[cfg(feature = "profiling")]
+            profile: None,
         }
     }
 

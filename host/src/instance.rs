@@ -26,6 +26,11 @@ pub struct Instance {
     /// the WASI watchdog (a sync `call` drives it on the caller's thread).
     #[cfg_attr(not(feature = "wasi"), allow(dead_code))]
     watched: bool,
+    /// What a profile of this instance names ([`start_profiling`]).
+    ///
+    /// [`start_profiling`]: Instance::start_profiling
+    #[cfg(feature = "profiling")]
+    component: wasmtime::component::Component,
 }
 
 /// What a successful call returns.
@@ -62,7 +67,22 @@ impl Instance {
             bindings,
             async_bindings,
             watched: pre.watched,
+            #[cfg(feature = "profiling")]
+            component: pre.sync.instance_pre().component().clone(),
         })
+    }
+
+    /// The store to profile, the component it runs and the engine's tick.
+    #[cfg(feature = "profiling")]
+    pub(crate) fn profiling_parts(
+        &mut self,
+    ) -> (
+        &mut wasmtime::Store<HostContext>,
+        wasmtime::component::Component,
+        Duration,
+    ) {
+        let tick = self.tenant.engine().epoch_tick();
+        (&mut self.tenant.store, self.component.clone(), tick)
     }
 
     /// Instantiates a plugin linked with WASI's async bindings, under the

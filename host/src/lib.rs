@@ -68,6 +68,8 @@ mod limits;
 mod mapping_budget;
 mod plugin;
 pub mod policy;
+#[cfg(feature = "profiling")]
+mod profile;
 mod refusal;
 pub mod safe_text;
 mod tenant;

@@ -75,6 +75,9 @@ impl Tenant {
                 context.epoch.cancelled = true;
                 return Ok(UpdateDeadline::Interrupt);
             }
+            #[cfg(feature = "profiling")]
+            crate::profile::sample(&mut store);
+            let context = store.data_mut();
             let epoch = &context.epoch;
             if epoch
                 .ends_at

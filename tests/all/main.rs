@@ -25,6 +25,7 @@ mod polyglot;
 mod polyglot_fixtures;
 mod polyglot_hostile;
 mod polyglot_twins;
+mod profiling;
 mod soak;
 mod traced;
 mod untrusted_text;
