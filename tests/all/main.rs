@@ -75,7 +75,7 @@ macro_rules! assert_wat_fixture_has_test {
 }
 plugbox_artifacts::foreach_wat_fixture!(assert_wat_fixture_has_test);
 
-/// Every plugin in another language (`plugins/py-*`, `plugins/js-*`) must
+/// Every plugin in another language (`plugins/py-*`, `js-*`, `go-*`, `c-*`) must
 /// have a test of the same name in `plugins.rs`, built here or not.
 macro_rules! assert_polyglot_has_test {
     ($name:ident, $constant:ident) => {

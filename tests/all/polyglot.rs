@@ -185,6 +185,32 @@ pub fn go_hello() {
     assert_hello("go-hello");
 }
 
+/// Go's kit serves `cabi_realloc` from a static 1.25 MiB call arena (its
+/// allocator must not run there): a request past it, which only a policy
+/// raising `max_input_bytes` above the 1 MiB default admits, traps instead
+/// of being written anywhere, and a fresh instance answers.
+#[test]
+fn a_go_request_larger_than_its_call_arena_traps() {
+    let engine = engine();
+    let Some(hello) = plugin(&engine, "go-hello") else {
+        return;
+    };
+    let hello = hello.with_limits(Limits::default().max_input_bytes(4 << 20));
+    let mut instance = hello.instantiate().unwrap();
+    let fits = "a".repeat(1 << 20);
+    assert_eq!(
+        instance.call(fits.as_bytes()).unwrap().output,
+        fits.to_uppercase().as_bytes()
+    );
+    let error = instance.call("a".repeat(2 << 20).as_bytes()).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Trap, "{error:?}");
+    assert!(error.message().contains("out of bounds"), "{error}");
+    assert_eq!(
+        hello.instantiate().unwrap().call(b"ok").unwrap().output,
+        b"OK"
+    );
+}
+
 #[test]
 pub fn c_hello() {
     assert_hello("c-hello");
