@@ -15,7 +15,8 @@ use wasi_preview1_component_adapter_provider::{
 use wit_component::{ComponentEncoder, StringEncoding};
 use wit_parser::Resolve;
 
-use super::{Language, Source};
+use super::Source;
+use super::language::Language;
 
 /// What, besides the toolchain and the sources, decides the output: bumped
 /// when the steps below change, so that a stamp from older steps is stale.

@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::Language;
+use super::language::Language;
 
 /// The environment variables that name a toolchain.
 pub const VARIABLES: [&str; 5] = [
