@@ -256,7 +256,7 @@ fn polyglot_costs_are_reported() {
         let input: &[u8] = match polyglot.name {
             "py-discount" => br#"{"lines":[{"id":"a","quantity":10,"price_cents":999}]}"#,
             "js-http-filter" => br#"{"method":"GET","path":"/","headers":[],"now_ms":0}"#,
-            "py-hostile" | "js-hostile" | "go-hostile" => b"noop",
+            "py-hostile" | "js-hostile" | "go-hostile" | "c-hostile" => b"noop",
             "go-host-probe" => b"config greeting",
             _ => b"hello",
         };

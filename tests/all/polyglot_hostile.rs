@@ -1,5 +1,5 @@
-//! The hostile twins in Python, JavaScript and Go (`py-hostile`,
-//! `js-hostile`, `go-hostile`):
+//! The hostile twins in Python, JavaScript, Go and C (`py-hostile`,
+//! `js-hostile`, `go-hostile`, `c-hostile`):
 //! a spin loop stops at its deadline (or fuel), a memory bomb at its memory
 //! limit, and a guest waiting in a WASI host call (Python's `time.sleep`, a
 //! JavaScript timer) at its deadline too, each while a good neighbour on the
@@ -123,6 +123,11 @@ pub fn js_hostile() {
 #[test]
 pub fn go_hostile() {
     assert_hostile_twin("go-hostile");
+}
+
+#[test]
+pub fn c_hostile() {
+    assert_hostile_twin("c-hostile");
 }
 
 #[test]
