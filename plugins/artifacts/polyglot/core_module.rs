@@ -33,6 +33,8 @@ pub fn go_environment(build_dir: &Path) -> Vec<(&'static str, OsString)> {
         ("GOPROXY", "off".into()),
         ("GOTOOLCHAIN", "local".into()),
         ("GOFLAGS", "-mod=readonly".into()),
+        ("GOWORK", "off".into()),
+        ("GO111MODULE", "on".into()),
         ("GOCACHE", build_dir.join("go-cache").into_os_string()),
         ("GOPATH", build_dir.join("go-path").into_os_string()),
         ("GOTMPDIR", build_dir.into()),
