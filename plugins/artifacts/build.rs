@@ -2,7 +2,7 @@
 //! writes `plugins.rs` into `OUT_DIR`: one [`Artifact`] constant per plugin and
 //! the `foreach_plugin!` macro that lists them all. The hand-written fixtures
 //! of `plugins/hostile-wat` are built by `wat_fixtures.rs`, the plugins in
-//! other languages (`plugins/py-*`, `plugins/js-*`) by `polyglot.rs`.
+//! other languages (`plugins/py-*`, `js-*`, `go-*`, `c-*`) by `polyglot.rs`.
 //!
 //! The plugins are built by a nested `cargo build` with its own target
 //! directory (`target/plugbox-plugins`), shared by every profile of the outer

