@@ -92,8 +92,13 @@ pub struct Settings {
     pub throughput_seconds: f64,
     /// Bound of each call phase, requests.
     pub throughput_max_requests: usize,
-    /// The plugin every method runs.
+    /// The workload: which language's `hello` every method runs.
+    pub workload: crate::Workload,
+    /// The plugin every method runs (its directory under `plugins/`).
     pub plugin: String,
+    /// What the native workers run (the twin, or the interpreter, its
+    /// version and path, and the script).
+    pub native: String,
     /// Its request.
     pub request: String,
 }
@@ -132,6 +137,13 @@ impl Report {
             m.kernel,
             m.max_map_count.map_or("?".into(), |n| n.to_string()),
             m.charged_memory_source,
+        );
+        let _ = writeln!(
+            out,
+            "workload: {} (plugins/{}); native workers: {}",
+            self.settings.workload.name(),
+            self.settings.plugin,
+            self.settings.native,
         );
         let _ = writeln!(
             out,
