@@ -15,6 +15,12 @@
 //! process, container, cgroup and bundle a tenant made goes when its
 //! [`Worker`] stops or drops, however it ended.
 //!
+//! A worker may also run a [`Program`]: an interpreter (`python3`, `node`)
+//! with its shared libraries, standard library and script bind-mounted
+//! read-only into the tenant's root ([`Worker::start_program`]); the
+//! interpreters get a wider seccomp allow-list (threads, epoll, eventfds)
+//! than the static twins.
+//!
 //! ```
 //! use std::time::Duration;
 //! use plugbox_baseline::{Isolation, Worker};

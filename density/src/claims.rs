@@ -351,4 +351,77 @@ mod tests {
         assert_eq!(claims.len(), 4);
         assert!(claims.iter().all(|claim| claim.verdict == "not measured"));
     }
+
+    fn run(method: &str, tenants: usize, cold_us: f64, charged_kib: f64) -> RunReport {
+        let value = serde_json::json!({
+            "method": method, "tenants": tenants, "requested": tenants,
+            "cold_start_us": { "p50": cold_us, "p90": cold_us, "p99": cold_us },
+            "pss_kib_per_tenant": charged_kib, "charged_kib_per_tenant": charged_kib,
+            "kmem_kib_per_tenant": null, "charged_unavailable": null,
+            "fixed_pss_kib": null, "fixed_charged_kib": null,
+            "latency_requests": 0, "latency_us": null, "throughput_rps": null,
+            "throughput_callers": 0, "throughput_requests": 0,
+            "stopped_by": null, "stop_detail": null,
+            "start_seconds": 0.0, "stop_seconds": 0.0,
+        });
+        serde_json::from_value(value).unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    #[test]
+    fn polyglot_figures_are_judged_and_a_miss_says_by_how_much() {
+        let runs = [
+            run(WASM, 10, 900.0, 1024.0),
+            run(WASM, 100, 2500.0, 3072.0),
+            run(INTERPRETER_LEVEL, 10, 36_000.0, 8192.0),
+            run(INTERPRETER_LEVEL, 100, 40_000.0, 9216.0),
+        ];
+        let claims = polyglot_claims(&runs, Workload::Python);
+        let verdicts: Vec<(&str, &str)> = claims
+            .iter()
+            .map(|claim| (claim.claim.as_str(), claim.verdict.as_str()))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("Python Wasm tenant cold start (p50)", "does not hold"),
+                (
+                    "Python cold start vs python3 in namespaced",
+                    "does not hold"
+                ),
+                ("Python Wasm tenant charged memory", "does not hold"),
+                (
+                    "Python memory per tenant vs python3 in namespaced",
+                    "does not hold"
+                ),
+            ]
+        );
+        // Judged at N = 100, the largest both reached.
+        assert!(
+            claims[0].measured.contains("missed by 2.5×"),
+            "{:?}",
+            claims[0]
+        );
+        assert_eq!(claims[1].value, Some(16.0));
+        assert!(
+            claims[2].measured.contains("missed by 1.5×"),
+            "{:?}",
+            claims[2]
+        );
+        assert_eq!(claims[3].value, Some(3.0));
+        // At N = 10 only, every figure holds.
+        let claims = polyglot_claims(&[runs[0].clone(), runs[2].clone()], Workload::Js);
+        assert!(
+            claims.iter().all(|claim| claim.verdict == "holds"),
+            "{claims:?}"
+        );
+        assert!(claims[1].claim.contains("node"), "{claims:?}");
+        assert_eq!(claims[1].value, Some(40.0));
+        // No interpreter run: the ratios are not measured.
+        let claims = polyglot_claims(&runs[..2], Workload::Python);
+        assert_eq!(claims[1].verdict, "not measured");
+        assert_eq!(claims[0].verdict, "does not hold");
+        // The Rust workload keeps the articles' claims; the others get these.
+        assert_eq!(judge(&runs, &[], None, Workload::Rust).len(), 4);
+        assert_eq!(judge(&runs, &[], None, Workload::Python).len(), 7);
+    }
 }

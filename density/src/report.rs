@@ -271,15 +271,28 @@ impl Report {
             let _ = writeln!(out, "\ncompute: not measured: {error}");
         }
         if !self.claims.is_empty() {
+            // Columns as wide as their longest entry (at least the
+            // articles' claims' widths).
+            let width = |pick: fn(&Claim) -> &str, least: usize| {
+                self.claims
+                    .iter()
+                    .map(|claim| pick(claim).chars().count())
+                    .max()
+                    .unwrap_or(0)
+                    .max(least)
+            };
+            let claim_width = width(|claim| &claim.claim, 26);
+            let source_width = width(|claim| &claim.source, 44);
+            let measured_width = width(|claim| &claim.measured, 52);
             let _ = writeln!(
                 out,
-                "\n{:<26} {:<44} {:<52} verdict",
+                "\n{:<claim_width$} {:<source_width$} {:<measured_width$} verdict",
                 "claim", "source figure", "measured here"
             );
             for claim in &self.claims {
                 let _ = writeln!(
                     out,
-                    "{:<26} {:<44} {:<52} {}",
+                    "{:<claim_width$} {:<source_width$} {:<measured_width$} {}",
                     claim.claim, claim.source, claim.measured, claim.verdict
                 );
             }
