@@ -11,12 +11,13 @@
 //! outside when the host is root, else the host's own ids). The child then
 //! takes that identity, makes the cgroup its cgroup namespace's root, sets
 //! rlimits, builds the new root in its mount namespace (a read-only tmpfs at
-//! its `/tmp` holding only the twin, bind-mounted read-only, and its own
-//! `/proc`), `pivot_root`s into it and detaches the host's, keeps only its
-//! stdio pipes, drops every capability, sets no_new_privs, installs the
-//! seccomp allow-list and execs the twin. The twin is bound by a detached
-//! mount the host made (`open_tree`: a root host reaches any path), or,
-//! without one, by path. A failed step comes back to the host, by name, as
+//! its `/tmp` holding only the program's binds, each read-only: the twin, or
+//! an interpreter, its libraries and its script; and its own `/proc`),
+//! `pivot_root`s into it and detaches the host's, keeps only its stdio
+//! pipes, drops every capability, sets no_new_privs, installs the seccomp
+//! allow-list and execs the program. Each bind is a detached mount the host
+//! made (`open_tree`: a root host reaches any path), or, without one, is
+//! bound by path. A failed step comes back to the host, by name, as
 //! the spawn's error. [`probe`] runs the whole sequence but the exec, so that
 //! `Isolation::available` can tell whether the sandbox can be built here
 //! (user namespaces may be forbidden, or mounts refused in them).
