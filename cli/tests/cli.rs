@@ -363,8 +363,9 @@ fn density_rejects_an_unknown_workload() {
 #[test]
 fn density_runs_the_python_workload_and_judges_issue_13s_figures() {
     let dir = tempfile::tempdir().unwrap();
-    // Shared by test runs: CPython's component compiles once.
-    let cache = concat!(env!("CARGO_TARGET_TMPDIR"), "/density-cache");
+    // Shared by test runs and with the density crate's tests: CPython's
+    // component compiles once.
+    let cache = concat!(env!("CARGO_TARGET_TMPDIR"), "/polyglot-cache");
     let output = plugbox(&[
         "density",
         "--workload",
