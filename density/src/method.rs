@@ -192,7 +192,8 @@ pub fn split_into<'a, T: Send>(
 pub enum Kind {
     /// plugbox in this process, with this allocator.
     Plugbox(Allocator),
-    /// One native twin worker process per tenant at this isolation level.
+    /// One native worker process per tenant at this isolation level (the
+    /// Rust twin, or the interpreter running the polyglot plugin's source).
     Baseline(Isolation),
     /// The Extism host (`extism` crate) running the same logic written with
     /// `extism-pdk`: the peer Wasm host (cargo feature `extism`).
