@@ -1,6 +1,6 @@
 //! Where a polyglot Wasm tenant's cold start and memory go:
 //! `cargo run --release -p plugbox-density --example polyglot_pages --
-//! python|js [N] [CACHE_DIR]`.
+//! python|js [N] [CACHE_DIR] [SLOT_MIB]`.
 //!
 //! Starts N tenants of the workload's `hello` component on a pooling engine
 //! (defaults, as `plugbox density` sets it up) and keeps them live. Prints,
@@ -11,7 +11,8 @@
 //! of its anonymous memory per live tenant (`/proc/self/smaps_rollup`).
 //! Then it calls one more tenant alone, up to 50,000 times, and says how
 //! many calls it answered before its first failure (a guest whose heap
-//! grows per call meets the memory limit of its default 16 MiB slot).
+//! grows per call meets its memory limit: 16 MiB by default, `SLOT_MIB` for
+//! a memory slot and limit of another size).
 
 use std::time::Instant;
 
@@ -55,8 +56,23 @@ fn main() -> Result<(), String> {
     if let Some(dir) = args.next() {
         builder = builder.cache_dir(dir);
     }
+    let slot: Option<usize> = match args.next() {
+        Some(mib) => Some(
+            mib.parse::<usize>()
+                .map_err(|_| format!("not a size in MiB: {mib}"))?
+                << 20,
+        ),
+        None => None,
+    };
+    if let Some(bytes) = slot {
+        builder = builder.memory_slot_bytes(bytes);
+    }
     let engine = builder.build().map_err(|e| e.to_string())?;
-    let plugin = Plugin::new(&engine, &workload.component()?).map_err(|e| e.to_string())?;
+    let mut plugin = Plugin::new(&engine, &workload.component()?).map_err(|e| e.to_string())?;
+    if let Some(bytes) = slot {
+        // The instances' memory limit up to the slot.
+        plugin = plugin.with_limits(plugin.limits().clone().max_memory_bytes(bytes));
+    }
     let mut live = Vec::with_capacity(n);
     let (mut instantiate, mut first, mut warm) = (Vec::new(), Vec::new(), Vec::new());
     let (mut instantiate_faults, mut first_faults, mut warm_faults) =
