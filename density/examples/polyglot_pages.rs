@@ -71,7 +71,7 @@ fn main() -> Result<(), String> {
     let mut plugin = Plugin::new(&engine, &workload.component()?).map_err(|e| e.to_string())?;
     if let Some(bytes) = slot {
         // The instances' memory limit up to the slot.
-        plugin = plugin.with_limits(plugin.limits().clone().max_memory_bytes(bytes));
+        plugin = plugin.with_limits(plugin.limits().max_memory_bytes(bytes));
     }
     let mut live = Vec::with_capacity(n);
     let (mut instantiate, mut first, mut warm) = (Vec::new(), Vec::new(), Vec::new());
