@@ -14,21 +14,22 @@ pub enum Isolation {
     Process,
     /// Our own sandbox from kernel primitives: new user (uid mapped to
     /// `nobody` outside), pid, mount, net, ipc, uts and cgroup namespaces; a
-    /// read-only tmpfs root holding only the twin (bind-mounted read-only)
-    /// and a private `/proc`, entered with `pivot_root`; no capabilities;
+    /// read-only tmpfs root holding only the program's binds (the twin, or
+    /// an interpreter with its libraries and script; each read-only) and a
+    /// private `/proc`, entered with `pivot_root`; no capabilities;
     /// no_new_privs; a seccomp allow-list; rlimits; and a cgroup limiting
     /// memory and processes. The twin is cloned straight into its
     /// namespaces (pid 1 of its own, and the only process of the tenant).
     Namespaced,
     /// bubblewrap (`bwrap`) with every namespace unshared (user, pid, net,
     /// mount, ipc, uts, cgroup), all capabilities dropped, a clean
-    /// environment, a new session, and a root holding only the twin (read
-    /// only), a private `/proc` and a minimal `/dev`, in a cgroup limiting
-    /// memory and processes. Twins are static executables, so nothing else
-    /// is needed.
+    /// environment, a new session, and a root holding only the program's
+    /// binds (read only), a private `/proc` and a minimal `/dev`, in a
+    /// cgroup limiting memory and processes. Twins are static executables,
+    /// so a twin's root holds the twin alone.
     Bubblewrap,
     /// runc, the reference OCI runtime: a generated bundle per tenant (an
-    /// empty read-only root with the twin bind-mounted, pid/net/ipc/uts/mount
+    /// empty read-only root with the program's binds bind-mounted, pid/net/ipc/uts/mount
     /// namespaces, no capabilities, no_new_privs, an unprivileged user, and
     /// a cgroup limiting memory and processes).
     Runc,

@@ -15,6 +15,12 @@
 //! process, container, cgroup and bundle a tenant made goes when its
 //! [`Worker`] stops or drops, however it ended.
 //!
+//! A worker may also run a [`Program`]: an interpreter (`python3`, `node`)
+//! with its shared libraries, standard library and script bind-mounted
+//! read-only into the tenant's root ([`Worker::start_program`]); the
+//! interpreters get a wider seccomp allow-list (threads, epoll, eventfds)
+//! than the static twins.
+//!
 //! ```
 //! use std::time::Duration;
 //! use plugbox_baseline::{Isolation, Worker};
@@ -33,6 +39,7 @@ mod isolation;
 mod namespaced;
 mod oci;
 mod process;
+mod program;
 mod request;
 mod seccomp;
 mod sys;
@@ -41,4 +48,5 @@ mod worker;
 pub use error::BaselineError;
 pub use isolation::Isolation;
 pub use oci::{ADDRESS_SPACE_LIMIT_BYTES, MEMORY_LIMIT_BYTES, PIDS_LIMIT};
+pub use program::{MAX_BINDS, Program};
 pub use worker::{STOP_GRACE, Worker};

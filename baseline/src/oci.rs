@@ -1,5 +1,6 @@
 //! OCI runtimes (runc, crun): a bundle per tenant whose root filesystem is
-//! empty but for the twin, bind-mounted read-only.
+//! empty but for the program's binds (the twin, or an interpreter, its
+//! libraries and its script), bind-mounted read-only.
 //!
 //! runc runs as is, with `run --keep` so that the container's cgroup (and its
 //! OOM counter) outlives the container until we delete it. crun 1.8 has no
@@ -18,6 +19,7 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::error::BaselineError;
+use crate::program::Program;
 
 /// Memory limit of an OCI tenant's cgroup.
 pub const MEMORY_LIMIT_BYTES: u64 = 64 << 20;
@@ -93,11 +95,11 @@ pub(crate) struct Bundle {
 }
 
 impl Bundle {
-    /// Writes a bundle for `binary` as tenant `id` and returns it with the
+    /// Writes a bundle for `program` as tenant `id` and returns it with the
     /// command that runs it in the foreground (stdio through pipes).
     pub(crate) fn create(
         runtime: Runtime,
-        binary: &Path,
+        program: &Program,
         id: String,
     ) -> Result<(Self, Command), BaselineError> {
         let (cgroup, memory_limit) = match runtime {
@@ -115,14 +117,31 @@ impl Bundle {
             .tempdir()
             .map_err(BaselineError::Spawn)?;
         std::fs::create_dir(dir.path().join("rootfs")).map_err(BaselineError::Spawn)?;
-        let binary = binary.canonicalize().map_err(BaselineError::Spawn)?;
+        let mut mounts = vec![
+            json!({ "destination": "/proc", "type": "proc", "source": "proc" }),
+            json!({ "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                    "options": ["nosuid", "strictatime", "mode=755", "size=64k"] }),
+        ];
+        mounts.extend(program.binds().map(|(source, target)| {
+            json!({ "destination": target, "type": "bind", "source": source,
+                    "options": ["rbind", "ro", "nosuid", "nodev"] })
+        }));
+        let (executable, args) = program.command_line();
+        let mut argv = vec![executable.as_os_str().to_owned()];
+        argv.extend(args.iter().cloned());
+        let text_of = |values: &[std::ffi::OsString]| -> Vec<String> {
+            values
+                .iter()
+                .map(|value| value.to_string_lossy().into_owned())
+                .collect()
+        };
         let config = json!({
             "ociVersion": "1.0.2",
             "process": {
                 "terminal": false,
                 "user": { "uid": 65534, "gid": 65534 },
-                "args": ["/twin"],
-                "env": [],
+                "args": text_of(&argv),
+                "env": text_of(&program.env_strings()),
                 "cwd": "/",
                 "capabilities": {
                     "bounding": [], "effective": [], "inheritable": [], "permitted": [], "ambient": []
@@ -136,13 +155,7 @@ impl Bundle {
             },
             "root": { "path": "rootfs", "readonly": true },
             "hostname": "twin",
-            "mounts": [
-                { "destination": "/proc", "type": "proc", "source": "proc" },
-                { "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-                  "options": ["nosuid", "strictatime", "mode=755", "size=64k"] },
-                { "destination": "/twin", "type": "bind", "source": binary,
-                  "options": ["rbind", "ro", "nosuid", "nodev"] }
-            ],
+            "mounts": mounts,
             "linux": {
                 "cgroupsPath": cgroup,
                 "resources": {
@@ -153,7 +166,7 @@ impl Bundle {
                     { "type": "pid" }, { "type": "network" }, { "type": "ipc" },
                     { "type": "uts" }, { "type": "mount" }
                 ],
-                "seccomp": crate::seccomp::oci_profile(),
+                "seccomp": crate::seccomp::oci_profile(program.syscalls),
                 "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
                 "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
             }

@@ -1,6 +1,7 @@
 //! A worker's process and its pipes: spawned by std (`Command`), or cloned
 //! by us (the `namespaced` level's twin, pid 1 of its own namespaces).
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
@@ -20,8 +21,17 @@ impl Spawned {
     /// Runs `command` with a clean environment, its stdin and stdout piped
     /// to us and its stderr discarded.
     pub(crate) fn command(command: &mut Command) -> io::Result<Self> {
+        Self::command_with_env(command, &[])
+    }
+
+    /// [`Spawned::command`] with only `env` in its environment.
+    pub(crate) fn command_with_env(
+        command: &mut Command,
+        env: &[(OsString, OsString)],
+    ) -> io::Result<Self> {
         let mut child = command
             .env_clear()
+            .envs(env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
 
+use crate::program::Syscalls;
+
 /// `(name, number)` of every allowed system call.
 const ALLOWED: &[(&str, i64)] = &[
     // Starting: the exec itself and a static glibc's start-up.
@@ -70,6 +72,59 @@ const ALLOWED: &[(&str, i64)] = &[
     ("exit_group", libc::SYS_exit_group),
 ];
 
+/// What an interpreter needs on top of [`ALLOWED`] to start and serve
+/// frames: CPython 3.11 (`access`, `pread64`, `ioctl` for its `isatty`
+/// checks, `sysinfo`) and node 20 (V8's and libuv's threads: `clone3`,
+/// `clone`; its event loop: `epoll_*`, `eventfd2`, `pipe2`; `uname`, identity
+/// queries, `capget`, `pkey_alloc` for V8's code protection). Gathered with
+/// `strace -f` over the python and node workers of `plugins/py-hello` and
+/// `plugins/js-hello` serving requests. Sockets stay denied.
+const INTERPRETER_EXTRA: &[(&str, i64)] = &[
+    #[cfg(target_arch = "x86_64")]
+    ("access", libc::SYS_access),
+    ("faccessat", libc::SYS_faccessat),
+    ("faccessat2", libc::SYS_faccessat2),
+    ("pread64", libc::SYS_pread64),
+    ("ioctl", libc::SYS_ioctl),
+    ("sysinfo", libc::SYS_sysinfo),
+    ("uname", libc::SYS_uname),
+    ("getuid", libc::SYS_getuid),
+    ("geteuid", libc::SYS_geteuid),
+    ("getgid", libc::SYS_getgid),
+    ("getegid", libc::SYS_getegid),
+    ("getppid", libc::SYS_getppid),
+    ("capget", libc::SYS_capget),
+    ("clone", libc::SYS_clone),
+    ("clone3", libc::SYS_clone3),
+    ("pipe2", libc::SYS_pipe2),
+    ("eventfd2", libc::SYS_eventfd2),
+    ("epoll_create1", libc::SYS_epoll_create1),
+    ("epoll_ctl", libc::SYS_epoll_ctl),
+    ("epoll_pwait", libc::SYS_epoll_pwait),
+    #[cfg(target_arch = "x86_64")]
+    ("epoll_wait", libc::SYS_epoll_wait),
+    ("dup", libc::SYS_dup),
+    ("dup3", libc::SYS_dup3),
+    ("pkey_alloc", libc::SYS_pkey_alloc),
+    ("pkey_free", libc::SYS_pkey_free),
+    ("pkey_mprotect", libc::SYS_pkey_mprotect),
+    ("membarrier", libc::SYS_membarrier),
+    ("sched_getparam", libc::SYS_sched_getparam),
+    ("sched_getscheduler", libc::SYS_sched_getscheduler),
+    ("getrusage", libc::SYS_getrusage),
+    ("fstatfs", libc::SYS_fstatfs),
+];
+
+/// The allowed calls of `syscalls`: [`ALLOWED`], plus
+/// [`INTERPRETER_EXTRA`] for interpreters.
+fn allowed(syscalls: Syscalls) -> impl Iterator<Item = &'static (&'static str, i64)> {
+    let extra: &[(&str, i64)] = match syscalls {
+        Syscalls::Twin => &[],
+        Syscalls::Interpreter => INTERPRETER_EXTRA,
+    };
+    ALLOWED.iter().chain(extra)
+}
+
 /// What an OCI runtime's own init still does between loading the filter
 /// and exec'ing the twin (runc checks that `/proc/self/fd` is procfs and
 /// polls through Go's netpoller). The twin gets these too.
@@ -81,10 +136,10 @@ fn target_arch() -> Result<TargetArch, String> {
         .map_err(|error| format!("no seccomp filter for this architecture: {error:?}"))
 }
 
-/// The allow-list compiled to a BPF program for this architecture.
-pub(crate) fn bpf() -> Result<BpfProgram, String> {
-    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> = ALLOWED
-        .iter()
+/// The allow-list of `syscalls` compiled to a BPF program for this
+/// architecture.
+pub(crate) fn bpf(syscalls: Syscalls) -> Result<BpfProgram, String> {
+    let rules: BTreeMap<i64, Vec<seccompiler::SeccompRule>> = allowed(syscalls)
         .map(|&(_, number)| (number, Vec::new()))
         .collect();
     let filter = SeccompFilter::new(
@@ -99,18 +154,20 @@ pub(crate) fn bpf() -> Result<BpfProgram, String> {
         .map_err(|error: seccompiler::BackendError| error.to_string())
 }
 
-/// The allow-list as an OCI runtime-spec `linux.seccomp` profile.
-pub(crate) fn oci_profile() -> serde_json::Value {
+/// The allow-list of `syscalls` as an OCI runtime-spec `linux.seccomp`
+/// profile.
+pub(crate) fn oci_profile(syscalls: Syscalls) -> serde_json::Value {
     let architecture = match std::env::consts::ARCH {
         "aarch64" => "SCMP_ARCH_AARCH64",
         "riscv64" => "SCMP_ARCH_RISCV64",
         _ => "SCMP_ARCH_X86_64",
     };
-    let names: Vec<&str> = ALLOWED
-        .iter()
+    let mut names: Vec<&str> = allowed(syscalls)
         .map(|&(name, _)| name)
         .chain(OCI_RUNTIME_EXTRA.iter().copied())
         .collect();
+    names.sort_unstable();
+    names.dedup();
     serde_json::json!({
         "defaultAction": "SCMP_ACT_ERRNO",
         "defaultErrnoRet": libc::EPERM,
@@ -121,15 +178,29 @@ pub(crate) fn oci_profile() -> serde_json::Value {
 
 #[cfg(test)]
 mod tests {
+    use super::Syscalls;
+
     #[test]
     fn the_allow_list_compiles_and_has_no_duplicates() {
-        let program = super::bpf().expect("compiles");
-        assert!(!program.is_empty());
-        let mut names: Vec<&str> = super::ALLOWED.iter().map(|&(name, _)| name).collect();
-        names.sort_unstable();
-        let count = names.len();
-        names.dedup();
-        assert_eq!(names.len(), count);
-        assert!(!names.contains(&"socket") && !names.contains(&"connect"));
+        for syscalls in [Syscalls::Twin, Syscalls::Interpreter] {
+            let program = super::bpf(syscalls).expect("compiles");
+            assert!(!program.is_empty());
+            let mut names: Vec<&str> = super::allowed(syscalls).map(|&(name, _)| name).collect();
+            names.sort_unstable();
+            let count = names.len();
+            names.dedup();
+            assert_eq!(names.len(), count);
+            assert!(!names.contains(&"socket") && !names.contains(&"connect"));
+        }
+        let twin = super::oci_profile(Syscalls::Twin).to_string();
+        assert!(
+            !twin.contains("\"clone3\""),
+            "threads are for interpreters only"
+        );
+        assert!(
+            super::oci_profile(Syscalls::Interpreter)
+                .to_string()
+                .contains("\"clone3\"")
+        );
     }
 }

@@ -13,6 +13,7 @@ use crate::cgroup::TenantCgroup;
 use crate::error::BaselineError;
 use crate::isolation::{Isolation, find_runtime};
 use crate::process::{Process, Spawned};
+use crate::program::Program;
 use crate::request::{Requests, SendError};
 
 /// How long [`Worker::stop`] lets a worker exit on its own before killing
@@ -35,7 +36,8 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Starts `binary` (a native twin) under `isolation`.
+    /// Starts `binary` (a native twin) under `isolation`:
+    /// [`Worker::start_program`] with [`Program::twin`].
     ///
     /// # Errors
     ///
@@ -59,11 +61,41 @@ impl Worker {
         binary: impl AsRef<Path>,
         search_path: &OsStr,
     ) -> Result<Self, BaselineError> {
-        let binary = binary.as_ref();
+        // The runtime first: a missing one is named even for a bad binary.
+        if let Some(runtime) = isolation.runtime() {
+            find_runtime(runtime, search_path)?;
+        }
+        Self::start_program_in(isolation, &Program::twin(binary)?, search_path)
+    }
+
+    /// Starts `program` under `isolation`: its executable with its
+    /// arguments and environment, in a root holding only its binds (read
+    /// only) at every level but `process`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Worker::start`].
+    pub fn start_program(isolation: Isolation, program: &Program) -> Result<Self, BaselineError> {
+        Self::start_program_in(isolation, program, &crate::isolation::search_path())
+    }
+
+    /// [`Worker::start_program`], looking the level's runtime up in
+    /// `search_path` instead of `$PATH`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Worker::start`].
+    pub fn start_program_in(
+        isolation: Isolation,
+        program: &Program,
+        search_path: &OsStr,
+    ) -> Result<Self, BaselineError> {
         let mut bundle = None;
         let mut cgroup = None;
         let spawned = match isolation {
-            Isolation::Process => Spawned::command(&mut Command::new(binary)),
+            Isolation::Process => {
+                Spawned::command_with_env(&mut program.host_command(), &program.env)
+            }
             Isolation::Namespaced => {
                 // Never without its limits: no cgroup, no tenant.
                 cgroup = Some(
@@ -75,7 +107,7 @@ impl Worker {
                     .map_err(BaselineError::Cgroup)?,
                 );
                 crate::namespaced::spawn(
-                    binary,
+                    program,
                     cgroup.as_ref(),
                     crate::oci::ADDRESS_SPACE_LIMIT_BYTES,
                 )
@@ -86,10 +118,15 @@ impl Worker {
                 command
                     .args(["--unshare-all", "--die-with-parent", "--new-session"])
                     .args(["--cap-drop", "ALL", "--clearenv"])
-                    .args(["--proc", "/proc", "--dev", "/dev"])
-                    .arg("--ro-bind")
-                    .arg(binary)
-                    .args(["/twin", "/twin"]);
+                    .args(["--proc", "/proc", "--dev", "/dev"]);
+                for (source, target) in program.binds() {
+                    command.arg("--ro-bind").arg(source).arg(target);
+                }
+                for (key, value) in &program.env {
+                    command.arg("--setenv").arg(key).arg(value);
+                }
+                let (executable, args) = program.command_line();
+                command.arg("--").arg(executable).args(args);
                 // bwrap and everything it starts: its limits, its OOM
                 // record, and a sweep that leaves nothing behind (a bwrap
                 // killed while it sets up can orphan its sandbox's init).
@@ -109,7 +146,7 @@ impl Worker {
                 let runc = find_runtime("runc", search_path)?;
                 let runtime = crate::oci::Runtime::Runc(runc);
                 let (created, mut command) =
-                    crate::oci::Bundle::create(runtime, binary, crate::cgroup::next_id())?;
+                    crate::oci::Bundle::create(runtime, program, crate::cgroup::next_id())?;
                 bundle = Some(created);
                 Spawned::command(&mut command)
             }
@@ -126,7 +163,7 @@ impl Worker {
                     .map_err(BaselineError::Cgroup)?,
                 );
                 let runtime = crate::oci::Runtime::Crun(crun);
-                let (created, mut command) = crate::oci::Bundle::create(runtime, binary, id)?;
+                let (created, mut command) = crate::oci::Bundle::create(runtime, program, id)?;
                 bundle = Some(created);
                 Spawned::command(&mut command)
             }

@@ -54,6 +54,10 @@ pub struct DensityRun {
     pub throughput_ms: u64,
     #[arg(long)]
     pub throughput_requests: usize,
+    #[arg(long, value_parser = parse_workload)]
+    pub workload: plugbox_density::Workload,
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Which plugin: a `.wasm` file, or one of the plugins built into this binary.
@@ -217,6 +221,19 @@ pub struct Density {
     /// Directory for report.json and report.svg.
     #[arg(long, value_name = "DIR", default_value = "target/density")]
     pub out: PathBuf,
+    /// Which `hello` every method runs: `rust` (plugins/hello and its native
+    /// twin), `python` (plugins/py-hello: componentize-py's component, and
+    /// python3 running app.py natively) or `js` (plugins/js-hello:
+    /// componentize-js's component, and node running plugin.js natively).
+    #[arg(long, value_name = "NAME", default_value = "rust", value_parser = parse_workload)]
+    pub workload: plugbox_density::Workload,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// A `--workload` name.
+pub fn parse_workload(text: &str) -> Result<plugbox_density::Workload, String> {
+    plugbox_density::Workload::parse(text)
 }
 
 /// `4096`, `64KiB`, `16MiB`, `1GiB` (also `K`/`M`/`G` and `KB`/`MB`/`GB`,

@@ -306,6 +306,7 @@ fn density_report(density: &Density) -> Result<(), Failure> {
             throughput_time: Duration::from_millis(density.throughput_ms),
             throughput_requests: 1_000_000,
         },
+        // fib is the Rust plugin: the polyglot workloads skip it.
         fib_n: (density.fib > 0).then_some(density.fib),
         progress: true,
         // Every run in a fresh process: no run reuses memory an earlier one
@@ -314,6 +315,10 @@ fn density_report(density: &Density) -> Result<(), Failure> {
             program: std::env::current_exe()
                 .map_err(|error| failure(format!("finding this program: {error}")))?,
             args: vec!["density-run".into()],
+        },
+        setup: plugbox_density::Setup {
+            workload: density.workload,
+            cache_dir: density.cache.dir(),
         },
     };
     // Checked before anything runs, so that a typo fails at once.
@@ -326,9 +331,10 @@ fn density_report(density: &Density) -> Result<(), Failure> {
     }
     let (max_map_count, map_warning) = plugbox_density::map_count_check(config.max_tenants);
     eprintln!(
-        "density: ramp {:?}, memory budget {} MiB per run, at most {} s starting tenants \
+        "density: workload {}, ramp {:?}, memory budget {} MiB per run, at most {} s starting tenants \
          per run, {} ms of latency and {} ms of throughput calls per run ({} callers), \
          vm.max_map_count {}",
+        config.setup.workload.name(),
         plugbox_density::ramp(config.max_tenants),
         config.bounds.memory_budget >> 20,
         config.bounds.start_time.as_secs(),
@@ -358,7 +364,12 @@ fn density_run(run: &DensityRun) -> Result<(), Failure> {
         throughput_time: Duration::from_millis(run.throughput_ms),
         throughput_requests: run.throughput_requests,
     };
-    let report = plugbox_density::run_one(&run.method, run.tenants, &bounds).map_err(failure)?;
+    let setup = plugbox_density::Setup {
+        workload: run.workload,
+        cache_dir: run.cache_dir.clone(),
+    };
+    let report =
+        plugbox_density::run_one(&run.method, run.tenants, &bounds, &setup).map_err(failure)?;
     let json = serde_json::to_string(&report).map_err(|error| failure(error.to_string()))?;
     println!("{json}");
     Ok(())

@@ -351,6 +351,77 @@ fn density_rejects_an_unknown_method() {
 }
 
 #[test]
+fn density_rejects_an_unknown_workload() {
+    let output = plugbox(&["density", "--workload", "cobol"]);
+    assert_one_line_failure(
+        &output,
+        2,
+        "unknown workload `cobol` (known: rust, python, js)",
+    );
+}
+
+#[test]
+fn density_runs_the_python_workload_and_judges_issue_13s_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    // Shared by test runs and with the density crate's tests: CPython's
+    // component compiles once.
+    let cache = concat!(env!("CARGO_TARGET_TMPDIR"), "/polyglot-cache");
+    let output = plugbox(&[
+        "density",
+        "--workload",
+        "python",
+        "--tenants",
+        "2",
+        "--methods",
+        "plugbox-pooling,namespaced",
+        "--throughput-ms",
+        "20",
+        "--cache-dir",
+        cache,
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = stdout(&output);
+    assert!(
+        table.contains("workload: python (plugins/py-hello)"),
+        "{table}"
+    );
+    assert!(table.contains("native workers: python3 "), "{table}");
+    let text = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["settings"]["workload"], "python", "{report}");
+    let runs = report["runs"].as_array().unwrap();
+    // A level that cannot run here is skipped, except on CI.
+    let skipped = report["skipped"].as_array().unwrap();
+    if std::env::var_os("CI").is_some() {
+        assert!(skipped.is_empty(), "{report}");
+    }
+    // The ramp 1, 2 for each method that ran, every tenant answering.
+    assert_eq!(runs.len(), 2 * (2 - skipped.len()), "{report}");
+    for run in runs {
+        assert!(run["stopped_by"].is_null(), "{run}");
+        assert!(run["stop_detail"].is_null(), "{run}");
+    }
+    // fib is Rust: not part of this workload.
+    assert!(report["compute"].is_null(), "{report}");
+    let claims = report["claims"].as_array().unwrap();
+    for claim in [
+        "Python Wasm tenant cold start (p50)",
+        "Python cold start vs python3 in namespaced",
+        "Python Wasm tenant charged memory",
+        "Python memory per tenant vs python3 in namespaced",
+    ] {
+        let judged = claims.iter().find(|c| c["claim"] == claim);
+        let verdict = judged.map(|c| c["verdict"].clone()).unwrap_or_default();
+        assert!(
+            verdict == "holds" || verdict == "holds by far" || verdict == "does not hold",
+            "{claim}: {judged:?}"
+        );
+    }
+}
+
+#[test]
 fn endless_files_and_huge_sizes_are_one_line_errors() {
     // Neither is read until memory runs out.
     assert_one_line_failure(&plugbox(&["run", "/dev/zero"]), 1, "maximum component size");

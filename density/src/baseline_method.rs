@@ -1,9 +1,10 @@
 //! Baseline tenants: one long-lived worker process per tenant running the
-//! plugin's native twin, at one isolation level of `plugbox-baseline`.
+//! plugin natively (its native twin, or an interpreter running its source),
+//! at one isolation level of `plugbox-baseline`.
 
 use std::time::Duration;
 
-use plugbox_baseline::{BaselineError, Isolation, Worker};
+use plugbox_baseline::{BaselineError, Isolation, Program, Worker};
 
 use crate::method::{Caller, Failure, Fleet, Limit, limit_of_errno, split_into};
 
@@ -18,31 +19,25 @@ const STOP_THREADS: usize = 4;
 #[derive(Debug)]
 pub struct BaselineFleet {
     isolation: Isolation,
-    twin: &'static str,
+    program: Program,
     workers: Vec<Worker>,
 }
 
 impl BaselineFleet {
-    /// A fleet of `isolation` workers running the plugin's native twin.
-    ///
-    /// # Errors
-    ///
-    /// The plugin has no native twin.
-    pub fn new(isolation: Isolation) -> Result<Self, Failure> {
-        let twin = plugbox_artifacts::by_name(crate::PLUGIN)
-            .and_then(|artifact| artifact.native)
-            .ok_or_else(|| Failure::other(format!("`{}` has no native twin", crate::PLUGIN)))?;
-        Ok(Self {
+    /// A fleet of `isolation` workers each running `program`.
+    pub fn new(isolation: Isolation, program: Program) -> Self {
+        Self {
             isolation,
-            twin,
+            program,
             workers: Vec::new(),
-        })
+        }
     }
 }
 
 impl Fleet for BaselineFleet {
     fn start_tenant(&mut self, input: &[u8]) -> Result<Vec<u8>, Failure> {
-        let mut worker = Worker::start(self.isolation, self.twin).map_err(|e| classify(&e))?;
+        let mut worker =
+            Worker::start_program(self.isolation, &self.program).map_err(|e| classify(&e))?;
         let output = worker.call(input, DEADLINE).map_err(|e| classify(&e))?;
         self.workers.push(worker);
         Ok(output)

@@ -1,5 +1,7 @@
 //! The articles' claims about Wasm versus containers, next to what this run
-//! measured, with a verdict each.
+//! measured, with a verdict each; for the Python and JavaScript workloads,
+//! also issue 13's figures for a polyglot Wasm tenant against its
+//! interpreter in a `namespaced` worker ([`polyglot_claims`]).
 //!
 //! Wasm is plugbox with the pooling allocator; the container is runc (what
 //! Docker runs) if it ran, else crun. Cold start and memory per instance are
@@ -12,6 +14,7 @@ use serde::Serialize;
 use crate::compute::Compute;
 use crate::node::Node;
 use crate::run::RunReport;
+use crate::workload::Workload;
 
 /// How verdicts are decided (printed under the table).
 pub const RULE: &str = "verdict: for an advantage claimed as a ratio, `holds` when ours is at \
@@ -36,9 +39,14 @@ pub struct Claim {
 const WASM: &str = "plugbox-pooling";
 const CONTAINERS: &[&str] = &["runc", "crun"];
 
-/// The claims, judged on `runs`, the methods' fits of a node (`nodes`) and
-/// `compute`.
-pub fn judge(runs: &[RunReport], nodes: &[Node], compute: Option<&Compute>) -> Vec<Claim> {
+/// The claims, judged on `runs` of `workload`, the methods' fits of a node
+/// (`nodes`) and `compute` (the Rust workload's only: its fib is Rust).
+pub fn judge(
+    runs: &[RunReport],
+    nodes: &[Node],
+    compute: Option<&Compute>,
+    workload: Workload,
+) -> Vec<Claim> {
     let pair = CONTAINERS.iter().find_map(|container| {
         let wasm = largest_common(runs, WASM, container)?;
         let other = runs
@@ -90,6 +98,10 @@ pub fn judge(runs: &[RunReport], nodes: &[Node], compute: Option<&Compute>) -> V
         ),
     ];
     claims.push(tenants_per_node(nodes));
+    if workload != Workload::Rust {
+        claims.extend(polyglot_claims(runs, workload));
+        return claims;
+    }
     claims.push(match compute {
         Some(c) => {
             let overhead = (c.wasm_ratio - 1.0) * 100.0;
@@ -118,6 +130,122 @@ pub fn judge(runs: &[RunReport], nodes: &[Node], compute: Option<&Compute>) -> V
         ),
     });
     claims
+}
+
+/// Where the polyglot workloads' interpreters are compared.
+const INTERPRETER_LEVEL: &str = "namespaced";
+
+/// Issue 13's figures for a Python or JavaScript Wasm tenant: cold start
+/// ≤ 1 ms p50 and ≥ 20× faster than its interpreter (`python3`, `node`) in
+/// a `namespaced` worker; ≤ 2 MiB charged per live tenant and ≥ 5× denser
+/// (charged memory per live tenant) than the interpreter there. Absolute
+/// figures are judged on the Wasm run at the largest tenant count it
+/// reached, ratios at the largest count both reached.
+pub fn polyglot_claims(runs: &[RunReport], workload: Workload) -> Vec<Claim> {
+    const SOURCE: &str = "issue 13";
+    let interpreter = workload.interpreter().unwrap_or("the native twin");
+    let language = match workload {
+        Workload::Python => "Python",
+        Workload::Js => "JavaScript",
+        Workload::Rust => "Rust",
+    };
+    let largest = runs
+        .iter()
+        .filter(|run| run.method == WASM && run.tenants > 0)
+        .max_by_key(|run| run.tenants);
+    let pair = largest_common(runs, WASM, INTERPRETER_LEVEL).and_then(|wasm| {
+        let other = runs
+            .iter()
+            .find(|run| run.method == INTERPRETER_LEVEL && run.tenants == wasm.tenants)?;
+        Some((wasm, other))
+    });
+    let at_most = |claim: String, goal: f64, unit: &str, pick: fn(&RunReport) -> Option<f64>| {
+        let source = format!("{SOURCE}: ≤ {} {unit}", crate::report::num(Some(goal)));
+        match largest.and_then(|run| Some((run, pick(run)?))) {
+            Some((run, ours)) => Claim {
+                measured: if ours <= goal {
+                    format!(
+                        "{} {unit} at N={}",
+                        crate::report::num(Some(ours)),
+                        run.tenants
+                    )
+                } else {
+                    format!(
+                        "{} {unit} at N={}: missed by {:.1}×",
+                        crate::report::num(Some(ours)),
+                        run.tenants,
+                        ours / goal
+                    )
+                },
+                claim,
+                source,
+                value: Some(ours),
+                verdict: if ours <= goal {
+                    "holds"
+                } else {
+                    "does not hold"
+                }
+                .into(),
+            },
+            None => unmeasured(&claim, &source, "plugbox-pooling measured no tenant"),
+        }
+    };
+    let ratio = |claim: String, claimed: f64, unit: &str, pick: fn(&RunReport) -> Option<f64>| {
+        let source = format!("{SOURCE}: ≥ {claimed:.0}×");
+        let Some((wasm, other)) = pair else {
+            return unmeasured(
+                &claim,
+                &source,
+                &format!("no {INTERPRETER_LEVEL} run at a tenant count plugbox-pooling reached"),
+            );
+        };
+        match (pick(wasm), pick(other)) {
+            (Some(ours), Some(theirs)) if ours > 0.0 => {
+                let ratio = theirs / ours;
+                Claim {
+                    measured: format!(
+                        "{} {unit} vs {interpreter} in {INTERPRETER_LEVEL} {} {unit} at N={}: {ratio:.1}×",
+                        crate::report::num(Some(ours)),
+                        crate::report::num(Some(theirs)),
+                        wasm.tenants
+                    ),
+                    claim,
+                    source,
+                    value: Some(ratio),
+                    verdict: ratio_verdict(ratio, claimed).into(),
+                }
+            }
+            _ => unmeasured(&claim, &source, "a figure is missing"),
+        }
+    };
+    let cold = |run: &RunReport| run.cold_start_us.map(|c| c.p50);
+    let charged = |run: &RunReport| run.charged_kib_per_tenant;
+    vec![
+        at_most(
+            format!("{language} Wasm tenant cold start (p50)"),
+            1000.0,
+            "µs",
+            cold,
+        ),
+        ratio(
+            format!("{language} cold start vs {interpreter} in {INTERPRETER_LEVEL}"),
+            20.0,
+            "µs",
+            cold,
+        ),
+        at_most(
+            format!("{language} Wasm tenant charged memory"),
+            2048.0,
+            "KiB",
+            charged,
+        ),
+        ratio(
+            format!("{language} memory per tenant vs {interpreter} in {INTERPRETER_LEVEL}"),
+            5.0,
+            "KiB",
+            charged,
+        ),
+    ]
 }
 
 /// Tenants per node: 30 containers vs 500+ Wasm modules (16.7×), as the
@@ -219,8 +347,81 @@ mod tests {
 
     #[test]
     fn no_container_means_not_measured() {
-        let claims = judge(&[], &[], None);
+        let claims = judge(&[], &[], None, Workload::Rust);
         assert_eq!(claims.len(), 4);
         assert!(claims.iter().all(|claim| claim.verdict == "not measured"));
+    }
+
+    fn run(method: &str, tenants: usize, cold_us: f64, charged_kib: f64) -> RunReport {
+        let value = serde_json::json!({
+            "method": method, "tenants": tenants, "requested": tenants,
+            "cold_start_us": { "p50": cold_us, "p90": cold_us, "p99": cold_us },
+            "pss_kib_per_tenant": charged_kib, "charged_kib_per_tenant": charged_kib,
+            "kmem_kib_per_tenant": null, "charged_unavailable": null,
+            "fixed_pss_kib": null, "fixed_charged_kib": null,
+            "latency_requests": 0, "latency_us": null, "throughput_rps": null,
+            "throughput_callers": 0, "throughput_requests": 0,
+            "stopped_by": null, "stop_detail": null,
+            "start_seconds": 0.0, "stop_seconds": 0.0,
+        });
+        serde_json::from_value(value).unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    #[test]
+    fn polyglot_figures_are_judged_and_a_miss_says_by_how_much() {
+        let runs = [
+            run(WASM, 10, 900.0, 1024.0),
+            run(WASM, 100, 2500.0, 3072.0),
+            run(INTERPRETER_LEVEL, 10, 36_000.0, 8192.0),
+            run(INTERPRETER_LEVEL, 100, 40_000.0, 9216.0),
+        ];
+        let claims = polyglot_claims(&runs, Workload::Python);
+        let verdicts: Vec<(&str, &str)> = claims
+            .iter()
+            .map(|claim| (claim.claim.as_str(), claim.verdict.as_str()))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("Python Wasm tenant cold start (p50)", "does not hold"),
+                (
+                    "Python cold start vs python3 in namespaced",
+                    "does not hold"
+                ),
+                ("Python Wasm tenant charged memory", "does not hold"),
+                (
+                    "Python memory per tenant vs python3 in namespaced",
+                    "does not hold"
+                ),
+            ]
+        );
+        // Judged at N = 100, the largest both reached.
+        assert!(
+            claims[0].measured.contains("missed by 2.5×"),
+            "{:?}",
+            claims[0]
+        );
+        assert_eq!(claims[1].value, Some(16.0));
+        assert!(
+            claims[2].measured.contains("missed by 1.5×"),
+            "{:?}",
+            claims[2]
+        );
+        assert_eq!(claims[3].value, Some(3.0));
+        // At N = 10 only, every figure holds.
+        let claims = polyglot_claims(&[runs[0].clone(), runs[2].clone()], Workload::Js);
+        assert!(
+            claims.iter().all(|claim| claim.verdict == "holds"),
+            "{claims:?}"
+        );
+        assert!(claims[1].claim.contains("node"), "{claims:?}");
+        assert_eq!(claims[1].value, Some(40.0));
+        // No interpreter run: the ratios are not measured.
+        let claims = polyglot_claims(&runs[..2], Workload::Python);
+        assert_eq!(claims[1].verdict, "not measured");
+        assert_eq!(claims[0].verdict, "does not hold");
+        // The Rust workload keeps the articles' claims; the others get these.
+        assert_eq!(judge(&runs, &[], None, Workload::Rust).len(), 4);
+        assert_eq!(judge(&runs, &[], None, Workload::Python).len(), 7);
     }
 }

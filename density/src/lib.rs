@@ -1,7 +1,10 @@
 //! The density comparison behind `plugbox density`: the same plugin logic
-//! (the `hello` plugin, uppercase) and the same requests through plugbox
+//! (the `hello` plugin, uppercase, in Rust, Python or JavaScript: a
+//! [`Workload`]) and the same requests through plugbox
 //! (pooling and on-demand allocators) and through every isolation level of
-//! `plugbox-baseline` (one native-twin worker process per tenant), at a ramp
+//! `plugbox-baseline` (one native worker process per tenant: the Rust
+//! plugin's native twin, or `python3` / `node` running the polyglot
+//! plugin's own source), at a ramp
 //! of tenant counts. For each method and count: cold start per tenant
 //! (p50/p90/p99), memory per live tenant (summed PSS and cgroup-charged
 //! memory), call latency (one caller) and throughput (a caller per core)
@@ -27,6 +30,7 @@ pub mod report;
 pub mod run;
 pub mod stats;
 pub mod svg;
+pub mod workload;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,9 +41,7 @@ pub use method::Method;
 pub use report::Report;
 use report::{Largest, Machine, Settings, Skipped};
 pub use run::Bounds;
-
-/// The plugin every method runs.
-pub const PLUGIN: &str = "hello";
+pub use workload::{Setup, Workload};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -56,6 +58,8 @@ pub struct Config {
     pub progress: bool,
     /// Where each run happens.
     pub runner: Runner,
+    /// The workload, and the compiled-code cache of plugbox's engines.
+    pub setup: Setup,
 }
 
 /// Where each run (one method at one tenant count) happens.
@@ -69,7 +73,8 @@ pub enum Runner {
     /// In a fresh process per run, so every run starts from the same empty
     /// heap: `program` with `args`, then `--method NAME --tenants N
     /// --memory-budget BYTES --start-bound-ms MS --throughput-ms MS
-    /// --throughput-requests COUNT`. That command must pass these to
+    /// --throughput-requests COUNT --workload NAME` and `--cache-dir DIR`
+    /// if [`Setup::cache_dir`] is set. That command must pass these to
     /// [`run_one`] and print the [`RunReport`](run::RunReport) it returns as
     /// JSON on stdout (`plugbox density-run` does).
     Subprocess {
@@ -94,6 +99,7 @@ impl Default for Config {
             fib_n: Some(32),
             progress: true,
             runner: Runner::InProcess,
+            setup: Setup::default(),
         }
     }
 }
@@ -200,7 +206,7 @@ pub fn run(config: &Config) -> Result<Report, String> {
     let mut skipped = Vec::new();
     let mut largest = Vec::new();
     for method in &methods {
-        if let Err(reason) = method.available() {
+        if let Err(reason) = method.available(&config.setup) {
             skipped.push(Skipped {
                 method: method.name.to_string(),
                 reason,
@@ -211,12 +217,13 @@ pub fn run(config: &Config) -> Result<Report, String> {
         let mut stopped_by = None;
         for &n in &ramp {
             let report = match &config.runner {
-                Runner::InProcess => run::run(method, n, &config.bounds, &bar),
+                Runner::InProcess => run::run(method, n, &config.bounds, &config.setup, &bar),
                 Runner::Subprocess { program, args } => {
                     bar.set_length(1);
                     bar.set_position(0);
                     bar.set_message(format!("{} ×{n} (a process of its own)", method.name));
-                    let report = run_in_subprocess(program, args, method, n, &config.bounds)?;
+                    let report =
+                        run_in_subprocess(program, args, method, n, &config.bounds, &config.setup)?;
                     bar.inc(1);
                     report
                 }
@@ -236,6 +243,14 @@ pub fn run(config: &Config) -> Result<Report, String> {
         });
     }
     let (compute, compute_error) = match config.fib_n {
+        // fib is the Rust plugin: no figure about these workloads.
+        Some(_) if config.setup.workload != Workload::Rust => (
+            None,
+            Some(format!(
+                "the compute comparison runs the Rust `fib` plugin: not part of the {} workload",
+                config.setup.workload.name()
+            )),
+        ),
         Some(n) => {
             bar.set_message(format!("compute: fib({n}) native, wasm, wasm+fuel"));
             match compute::measure(n) {
@@ -247,7 +262,11 @@ pub fn run(config: &Config) -> Result<Report, String> {
     };
     bar.finish_and_clear();
     let nodes = node::fit(&runs, config.bounds.memory_budget);
-    let claims = claims::judge(&runs, &nodes, compute.as_ref());
+    let claims = claims::judge(&runs, &nodes, compute.as_ref(), config.setup.workload);
+    let native = match config.setup.workload.native() {
+        Ok(native) => native.description,
+        Err(reason) => format!("unavailable: {reason}"),
+    };
     Ok(Report {
         machine: Machine::probe(charged_source),
         settings: Settings {
@@ -256,7 +275,9 @@ pub fn run(config: &Config) -> Result<Report, String> {
             start_bound_seconds: config.bounds.start_time.as_secs_f64(),
             throughput_seconds: config.bounds.throughput_time.as_secs_f64(),
             throughput_max_requests: config.bounds.throughput_requests,
-            plugin: PLUGIN.into(),
+            workload: config.setup.workload,
+            plugin: config.setup.workload.plugin().into(),
+            native,
             request: String::from_utf8_lossy(run::INPUT).into_owned(),
         },
         runs,
@@ -269,17 +290,23 @@ pub fn run(config: &Config) -> Result<Report, String> {
     })
 }
 
-/// One run of the method named `method` with `n` tenants, in this process,
-/// without a progress bar: what a [`Runner::Subprocess`] command calls.
+/// One run of the method named `method` with `n` tenants of `setup`'s
+/// workload, in this process, without a progress bar: what a
+/// [`Runner::Subprocess`] command calls.
 ///
 /// # Errors
 ///
 /// An unknown or unavailable method.
-pub fn run_one(method: &str, n: usize, bounds: &Bounds) -> Result<run::RunReport, String> {
+pub fn run_one(
+    method: &str,
+    n: usize,
+    bounds: &Bounds,
+    setup: &Setup,
+) -> Result<run::RunReport, String> {
     let methods = select(Some(&[method.to_string()]))?;
     let method = methods.first().ok_or("no method")?;
-    method.available()?;
-    Ok(run::run(method, n, bounds, &ProgressBar::hidden()))
+    method.available(setup)?;
+    Ok(run::run(method, n, bounds, setup, &ProgressBar::hidden()))
 }
 
 fn run_in_subprocess(
@@ -288,9 +315,14 @@ fn run_in_subprocess(
     method: &Method,
     n: usize,
     bounds: &Bounds,
+    setup: &Setup,
 ) -> Result<run::RunReport, String> {
-    let output = std::process::Command::new(program)
-        .args(args)
+    let mut command = std::process::Command::new(program);
+    command.args(args);
+    if let Some(dir) = &setup.cache_dir {
+        command.arg("--cache-dir").arg(dir);
+    }
+    let output = command
         .args(["--method", method.name])
         .args(["--tenants", &n.to_string()])
         .args(["--memory-budget", &bounds.memory_budget.to_string()])
@@ -306,6 +338,7 @@ fn run_in_subprocess(
             "--throughput-requests",
             &bounds.throughput_requests.to_string(),
         ])
+        .args(["--workload", setup.workload.name()])
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::inherit())
         .output()
@@ -365,9 +398,12 @@ mod tests {
         use method::Fleet as _;
         let _serial = FLEET_TESTS.lock();
         let tenants = 200;
-        let mut fleet =
-            plugbox_method::PlugboxFleet::new(plugbox::Allocator::Pooling { capacity: 1 }, tenants)
-                .unwrap_or_else(|failure| panic!("{}", failure.detail));
+        let mut fleet = plugbox_method::PlugboxFleet::new(
+            plugbox::Allocator::Pooling { capacity: 1 },
+            tenants,
+            &Setup::default(),
+        )
+        .unwrap_or_else(|failure| panic!("{}", failure.detail));
         let before = memory::map_count().unwrap_or_default();
         for _ in 0..tenants {
             assert!(fleet.start_tenant(run::INPUT).is_ok());
@@ -415,7 +451,9 @@ mod tests {
                 start_bound_seconds: 1.0,
                 throughput_seconds: 1.0,
                 throughput_max_requests: 1,
-                plugin: PLUGIN.into(),
+                workload: Workload::Rust,
+                plugin: "hello".into(),
+                native: "twin".into(),
                 request: "x".into(),
             },
             runs: Vec::new(),

@@ -118,6 +118,26 @@ enum Version {
     V2,
 }
 
+/// Removes the run cgroups under `parent` left by harnesses that are gone
+/// (interrupted runs): those whose name ends in the pid of no process.
+fn sweep_leftovers(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|name| name.rsplit_once('.'))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok());
+        let gone = pid.is_none_or(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+        if gone {
+            // An empty cgroup (one with processes refuses to go).
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
+}
+
 /// A fresh memory cgroup holding the harness for one run. Dropping it moves
 /// the harness back where it was and removes the cgroup.
 #[derive(Debug)]
@@ -129,8 +149,10 @@ pub struct RunCgroup {
 }
 
 impl RunCgroup {
-    /// Creates `plugbox-density/<name>` under this process's memory cgroup
-    /// and moves this process (all its threads) into it.
+    /// Creates `plugbox-density/<name>.<pid>` under this process's memory
+    /// cgroup and moves this process (all its threads) into it. (The pid
+    /// keeps two harnesses running at once, e.g. parallel tests, out of each
+    /// other's cgroups.)
     ///
     /// # Errors
     ///
@@ -138,9 +160,9 @@ impl RunCgroup {
     /// writable), as a sentence for the report.
     pub fn enter(name: &str) -> Result<Self, String> {
         let (version, home) = current_memory_cgroup()?;
-        let dir = home.join("plugbox-density").join(name);
-        // A leftover from an interrupted run holds no process: remove it.
-        let _ = std::fs::remove_dir(&dir);
+        let parent = home.join("plugbox-density");
+        sweep_leftovers(&parent);
+        let dir = parent.join(format!("{name}.{}", std::process::id()));
         std::fs::create_dir_all(&dir)
             .map_err(|error| format!("cannot create cgroup {}: {error}", dir.display()))?;
         let cgroup = Self {

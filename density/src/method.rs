@@ -4,6 +4,8 @@
 use plugbox::Allocator;
 use plugbox_baseline::Isolation;
 
+use crate::workload::{Setup, Workload};
+
 /// A limit that stopped a run before it reached its tenant count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Limit {
@@ -190,7 +192,8 @@ pub fn split_into<'a, T: Send>(
 pub enum Kind {
     /// plugbox in this process, with this allocator.
     Plugbox(Allocator),
-    /// One native twin worker process per tenant at this isolation level.
+    /// One native worker process per tenant at this isolation level (the
+    /// Rust twin, or the interpreter running the polyglot plugin's source).
     Baseline(Isolation),
     /// The Extism host (`extism` crate) running the same logic written with
     /// `extism-pdk`: the peer Wasm host (cargo feature `extism`).
@@ -236,19 +239,17 @@ impl Method {
     /// # Errors
     ///
     /// The reason, for the report's `skipped` list.
-    pub fn available(&self) -> Result<(), String> {
+    pub fn available(&self, setup: &Setup) -> Result<(), String> {
         match self.kind {
-            Kind::Plugbox(_) => Ok(()),
+            Kind::Plugbox(_) => setup.workload.component().map(drop),
             Kind::Baseline(isolation) => {
                 isolation.available().map_err(|error| error.to_string())?;
-                if plugbox_artifacts::by_name(crate::PLUGIN)
-                    .and_then(|artifact| artifact.native)
-                    .is_none()
-                {
-                    return Err(format!("the `{}` plugin has no native twin", crate::PLUGIN));
-                }
-                Ok(())
+                setup.workload.native().map(drop)
             }
+            _ if setup.workload != Workload::Rust => Err(format!(
+                "the Extism peer runs the Rust `hello` only (no {} plugin for its PDK)",
+                setup.workload.name()
+            )),
             #[cfg(feature = "extism")]
             Kind::Extism => Ok(()),
             #[cfg(not(feature = "extism"))]
@@ -258,21 +259,22 @@ impl Method {
         }
     }
 
-    /// A fleet for up to `capacity` tenants. Its fixed cost (engine, compiled
-    /// plugin) is paid here, before any tenant starts.
+    /// A fleet for up to `capacity` tenants of `setup`'s workload. Its fixed
+    /// cost (engine, compiled plugin) is paid here, before any tenant starts.
     ///
     /// # Errors
     ///
     /// When the method cannot be set up (for plugbox: the engine or the
     /// compilation failed, e.g. the pool's address space).
-    pub fn fleet(&self, capacity: usize) -> Result<Box<dyn Fleet>, Failure> {
+    pub fn fleet(&self, capacity: usize, setup: &Setup) -> Result<Box<dyn Fleet>, Failure> {
         match self.kind {
             Kind::Plugbox(allocator) => Ok(Box::new(crate::plugbox_method::PlugboxFleet::new(
-                allocator, capacity,
+                allocator, capacity, setup,
             )?)),
             Kind::Baseline(isolation) => Ok(Box::new(crate::baseline_method::BaselineFleet::new(
                 isolation,
-            )?)),
+                setup.workload.native().map_err(Failure::other)?.program,
+            ))),
             #[cfg(feature = "extism")]
             Kind::Extism => Ok(Box::new(crate::extism_method::ExtismFleet::new(capacity)?)),
             #[cfg(not(feature = "extism"))]

@@ -1,9 +1,11 @@
-//! plugbox tenants: instances of the `hello` plugin in this process, with the
-//! engine's pooling or on-demand allocator and default limits.
+//! plugbox tenants: instances of the workload's `hello` component in this
+//! process, with the engine's pooling or on-demand allocator and default
+//! limits.
 
 use plugbox::{Allocator, Engine, ErrorKind, HostResource, Instance, Plugin};
 
 use crate::method::{Caller, Failure, Fleet, Limit, limit_of_errno, near_map_limit, split_into};
+use crate::workload::Setup;
 
 /// Live plugbox instances of one compiled plugin.
 pub struct PlugboxFleet {
@@ -20,26 +22,28 @@ impl std::fmt::Debug for PlugboxFleet {
 }
 
 impl PlugboxFleet {
-    /// An engine with `allocator` (a pool sized to `capacity` tenants) and
-    /// every other setting at its default, and the plugin compiled on it.
+    /// An engine with `allocator` (a pool sized to `capacity` tenants),
+    /// `setup`'s compiled-code cache and every other setting at its default,
+    /// and `setup`'s plugin compiled on it (or loaded from the cache).
     ///
     /// # Errors
     ///
-    /// The engine or compilation failed, classified.
-    pub fn new(allocator: Allocator, capacity: usize) -> Result<Self, Failure> {
+    /// The plugin is not built here, or the engine or compilation failed,
+    /// classified.
+    pub fn new(allocator: Allocator, capacity: usize, setup: &Setup) -> Result<Self, Failure> {
         let allocator = match allocator {
             Allocator::Pooling { .. } => Allocator::Pooling {
                 capacity: u32::try_from(capacity.max(1)).unwrap_or(u32::MAX),
             },
             other => other,
         };
-        let engine = Engine::builder()
-            .allocator(allocator)
-            .build()
-            .map_err(|error| classify(&error))?;
-        let artifact = plugbox_artifacts::by_name(crate::PLUGIN)
-            .ok_or_else(|| Failure::other(format!("no built-in `{}` plugin", crate::PLUGIN)))?;
-        let plugin = Plugin::new(&engine, artifact.bytes).map_err(|error| classify(&error))?;
+        let mut builder = Engine::builder().allocator(allocator);
+        if let Some(dir) = &setup.cache_dir {
+            builder = builder.cache_dir(dir);
+        }
+        let engine = builder.build().map_err(|error| classify(&error))?;
+        let bytes = setup.workload.component().map_err(Failure::other)?;
+        let plugin = Plugin::new(&engine, &bytes).map_err(|error| classify(&error))?;
         Ok(Self {
             plugin,
             tenants: Vec::with_capacity(capacity),
@@ -138,8 +142,7 @@ mod tests {
     /// that the budget refuses it, classified.
     fn refused(builder: plugbox::EngineBuilder) -> Failure {
         let engine = builder.build().unwrap_or_else(|error| panic!("{error}"));
-        let artifact =
-            plugbox_artifacts::by_name(crate::PLUGIN).unwrap_or_else(|| panic!("plugin"));
+        let artifact = plugbox_artifacts::by_name("hello").unwrap_or_else(|| panic!("plugin"));
         let plugin = Plugin::new(&engine, artifact.bytes).unwrap_or_else(|error| panic!("{error}"));
         match plugin.instantiate() {
             Ok(_) => panic!("the budget let the instance in"),

@@ -92,8 +92,13 @@ pub struct Settings {
     pub throughput_seconds: f64,
     /// Bound of each call phase, requests.
     pub throughput_max_requests: usize,
-    /// The plugin every method runs.
+    /// The workload: which language's `hello` every method runs.
+    pub workload: crate::Workload,
+    /// The plugin every method runs (its directory under `plugins/`).
     pub plugin: String,
+    /// What the native workers run (the twin, or the interpreter, its
+    /// version and path, and the script).
+    pub native: String,
     /// Its request.
     pub request: String,
 }
@@ -132,6 +137,13 @@ impl Report {
             m.kernel,
             m.max_map_count.map_or("?".into(), |n| n.to_string()),
             m.charged_memory_source,
+        );
+        let _ = writeln!(
+            out,
+            "workload: {} (plugins/{}); native workers: {}",
+            self.settings.workload.name(),
+            self.settings.plugin,
+            self.settings.native,
         );
         let _ = writeln!(
             out,
@@ -259,15 +271,28 @@ impl Report {
             let _ = writeln!(out, "\ncompute: not measured: {error}");
         }
         if !self.claims.is_empty() {
+            // Columns as wide as their longest entry (at least the
+            // articles' claims' widths).
+            let width = |pick: fn(&Claim) -> &str, least: usize| {
+                self.claims
+                    .iter()
+                    .map(|claim| pick(claim).chars().count())
+                    .max()
+                    .unwrap_or(0)
+                    .max(least)
+            };
+            let claim_width = width(|claim| &claim.claim, 26);
+            let source_width = width(|claim| &claim.source, 44);
+            let measured_width = width(|claim| &claim.measured, 52);
             let _ = writeln!(
                 out,
-                "\n{:<26} {:<44} {:<52} verdict",
+                "\n{:<claim_width$} {:<source_width$} {:<measured_width$} verdict",
                 "claim", "source figure", "measured here"
             );
             for claim in &self.claims {
                 let _ = writeln!(
                     out,
-                    "{:<26} {:<44} {:<52} {}",
+                    "{:<claim_width$} {:<source_width$} {:<measured_width$} {}",
                     claim.claim, claim.source, claim.measured, claim.verdict
                 );
             }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::memory::{self, RunCgroup};
 use crate::method::{Caller, Failure, Fleet, Limit, Method};
 use crate::stats::{Percentiles, summarize};
+use crate::workload::Setup;
 
 /// The request every tenant gets, under every method.
 pub const INPUT: &[u8] = b"hello, plugbox";
@@ -139,7 +140,13 @@ fn per_tenant(before: Option<u64>, after: Option<u64>, tenants: usize, scale: f6
 }
 
 /// Runs `method` with `n` tenants.
-pub fn run(method: &Method, n: usize, bounds: &Bounds, bar: &ProgressBar) -> RunReport {
+pub fn run(
+    method: &Method,
+    n: usize,
+    bounds: &Bounds,
+    setup: &Setup,
+    bar: &ProgressBar,
+) -> RunReport {
     let (cgroup, charged_unavailable) = match RunCgroup::enter(&format!("{}-{n}", method.name)) {
         Ok(cgroup) => (Some(cgroup), None),
         Err(reason) => (None, Some(reason)),
@@ -167,7 +174,7 @@ pub fn run(method: &Method, n: usize, bounds: &Bounds, bar: &ProgressBar) -> Run
     };
     let mut cold = Vec::with_capacity(n);
     let empty = snapshot(None, cgroup.as_ref());
-    let mut fleet = match method.fleet(n) {
+    let mut fleet = match method.fleet(n, setup) {
         Ok(fleet) => fleet,
         Err(failure) => {
             stop(&mut report, failure);
@@ -438,7 +445,13 @@ mod tests {
     #[test]
     fn a_full_run_measures_everything_and_names_no_limit() {
         let _serial = crate::FLEET_TESTS.lock();
-        let report = run(&pooling(), 37, &bounds(), &ProgressBar::hidden());
+        let report = run(
+            &pooling(),
+            37,
+            &bounds(),
+            &Setup::default(),
+            &ProgressBar::hidden(),
+        );
         assert_eq!(report.stopped_by, None, "{:?}", report.stop_detail);
         assert_eq!(report.tenants, 37);
         assert!(report.cold_start_us.is_some_and(|c| c.p50 > 0.0));
@@ -461,7 +474,13 @@ mod tests {
             memory_budget: 0,
             ..bounds()
         };
-        let report = run(&pooling(), 73, &bounds, &ProgressBar::hidden());
+        let report = run(
+            &pooling(),
+            73,
+            &bounds,
+            &Setup::default(),
+            &ProgressBar::hidden(),
+        );
         assert_eq!(report.stopped_by.as_deref(), Some("memory budget"));
         assert!(report.tenants < 73, "{} tenants", report.tenants);
         let detail = report.stop_detail.unwrap_or_default();
@@ -477,7 +496,13 @@ mod tests {
             start_time: Duration::ZERO,
             ..bounds()
         };
-        let report = run(&pooling(), 59, &bounds, &ProgressBar::hidden());
+        let report = run(
+            &pooling(),
+            59,
+            &bounds,
+            &Setup::default(),
+            &ProgressBar::hidden(),
+        );
         assert_eq!(report.stopped_by.as_deref(), Some("time bound"));
         assert!(report.tenants < 59);
     }
@@ -588,9 +613,12 @@ mod tests {
     #[test]
     fn a_full_pool_is_named_as_the_pool_capacity() {
         let _serial = crate::FLEET_TESTS.lock();
-        let mut fleet =
-            crate::plugbox_method::PlugboxFleet::new(Allocator::Pooling { capacity: 2 }, 2)
-                .unwrap_or_else(|failure| panic!("{}", failure.detail));
+        let mut fleet = crate::plugbox_method::PlugboxFleet::new(
+            Allocator::Pooling { capacity: 2 },
+            2,
+            &Setup::default(),
+        )
+        .unwrap_or_else(|failure| panic!("{}", failure.detail));
         for _ in 0..2 {
             assert!(fleet.start_tenant(INPUT).is_ok_and(|out| out == EXPECTED));
         }

@@ -11,14 +11,12 @@ use std::io;
 
 use super::sys::{CapData, CapHeader, LINUX_CAPABILITY_VERSION_3, check, fd_path, mount};
 use super::{Plan, Step};
+use crate::program::MAX_BINDS;
 
 /// Where the new root is mounted, inside the tenant's own mount namespace
 /// (the host's `/tmp` is untouched).
-const NEW_ROOT: &CStr = c"/tmp";
-const TWIN_IN_ROOT: &CStr = c"/tmp/twin";
+pub(super) const NEW_ROOT: &CStr = c"/tmp";
 const PROC_IN_ROOT: &CStr = c"/tmp/proc";
-/// The twin's path inside the new root.
-const TWIN: &CStr = c"/twin";
 
 /// A step that failed, with its errno.
 struct Failure {
@@ -40,7 +38,7 @@ pub(super) fn run(plan: &Plan) -> ! {
         // A probe: everything but the exec worked.
         // SAFETY: leaving without running any of the host's destructors.
         Ok(()) if !plan.exec => unsafe { libc::_exit(0) },
-        Ok(()) => exec(),
+        Ok(()) => exec(plan),
         Err(failure) => failure,
     };
     let mut message = [0u8; 5];
@@ -147,26 +145,29 @@ fn wait_for_go(go: libc::c_int) {
 }
 
 /// Builds the new root at `/tmp` of our own mount namespace: a tmpfs holding
-/// the twin (bind-mounted read-only) and an empty `proc` directory, itself
-/// read-only, then our own `/proc` in it.
+/// the program's binds (each read-only) and an empty `proc` directory,
+/// itself read-only, then our own `/proc` in it.
 fn build_root(plan: &Plan) -> Result<(), Failure> {
     at(
         Step::PrivateMounts,
         mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None),
     )?;
-    // Without the host's detached copy of the twin, bind it by path: held by
-    // descriptor, opened before the tmpfs may cover its path (a twin under
+    // Without the host's detached copy of a source, bind it by path: held by
+    // descriptor, opened before the tmpfs may cover its path (a source under
     // /tmp), in our mount namespace (a bind's source must be in it).
-    let by_path = match plan.tree {
-        Some(_) => None,
-        // SAFETY: valid path; the descriptor is closed below (and at exec).
-        None => Some(at(
-            Step::OpenTwin,
-            check(
-                unsafe { libc::open(plan.binary.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) }.into(),
-            ),
-        )? as libc::c_int),
-    };
+    let mut by_path = [-1 as libc::c_int; MAX_BINDS];
+    for (slot, bind) in by_path.iter_mut().zip(&plan.binds) {
+        if bind.tree.is_none() {
+            // SAFETY: valid path; the descriptor is closed below (and at exec).
+            *slot = at(
+                Step::OpenTwin,
+                check(
+                    unsafe { libc::open(bind.source.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) }
+                        .into(),
+                ),
+            )? as libc::c_int;
+        }
+    }
     at(
         Step::MountRoot,
         mount(
@@ -177,57 +178,73 @@ fn build_root(plan: &Plan) -> Result<(), Failure> {
             Some(c"size=16k,mode=0755"),
         ),
     )?;
-    // SAFETY: valid paths; the descriptor is closed at once.
-    at(Step::MountRoot, unsafe {
-        check(
-            libc::open(
-                TWIN_IN_ROOT.as_ptr(),
-                libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
-                0o500,
-            )
-            .into(),
-        )
-        .map(|file| libc::close(file as libc::c_int))
-        .and_then(|_| check(libc::mkdir(PROC_IN_ROOT.as_ptr(), 0o555).into()))
+    // SAFETY: valid paths; the descriptors are closed at once.
+    at(Step::MakeMountpoints, unsafe {
+        check(libc::mkdir(PROC_IN_ROOT.as_ptr(), 0o555).into())
     })?;
-    match (plan.tree, by_path) {
-        (Some(tree), _) => at(Step::AttachTwin, super::sys::move_mount(tree, TWIN_IN_ROOT))?,
-        (None, Some(binary)) => {
-            let mut source = *b"/proc/self/fd/0000000000\0";
-            let source = fd_path(&mut source, binary);
-            at(
-                Step::AttachTwin,
-                mount(Some(source), TWIN_IN_ROOT, None, libc::MS_BIND, None),
-            )?;
-            // SAFETY: our descriptor.
-            unsafe { libc::close(binary) };
+    for directory in &plan.directories {
+        // SAFETY: a valid path.
+        let made = unsafe { libc::mkdir(directory.as_ptr(), 0o755) };
+        if made == -1 && io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST) {
+            at(Step::MakeMountpoints, check(made.into()))?;
         }
-        (None, None) => unreachable!("opened by path when there is no tree"),
     }
-    // A bind mount inside a user namespace keeps the flags its source has
-    // locked (the host read them): read-only on top.
+    for bind in &plan.binds {
+        // SAFETY: valid paths; the descriptor is closed at once.
+        at(Step::MakeMountpoints, unsafe {
+            if bind.directory {
+                check(libc::mkdir(bind.target.as_ptr(), 0o555).into()).map(drop)
+            } else {
+                check(
+                    libc::open(
+                        bind.target.as_ptr(),
+                        libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                        0o500,
+                    )
+                    .into(),
+                )
+                .map(|file| {
+                    libc::close(file as libc::c_int);
+                })
+            }
+        })?;
+    }
+    for (bind, &fd) in plan.binds.iter().zip(&by_path) {
+        match bind.tree {
+            Some(tree) => at(Step::AttachTwin, super::sys::move_mount(tree, &bind.target))?,
+            None => {
+                let mut source = *b"/proc/self/fd/0000000000\0";
+                let source = fd_path(&mut source, fd);
+                at(
+                    Step::AttachTwin,
+                    mount(Some(source), &bind.target, None, libc::MS_BIND, None),
+                )?;
+                // SAFETY: our descriptor.
+                unsafe { libc::close(fd) };
+            }
+        }
+        // A bind mount inside a user namespace keeps the flags its source
+        // has locked (the host read them): read-only on top.
+        at(
+            Step::ReadOnly,
+            mount(
+                None,
+                &bind.target,
+                None,
+                libc::MS_REMOUNT | libc::MS_BIND | bind.flags,
+                None,
+            ),
+        )?;
+    }
     at(
         Step::ReadOnly,
         mount(
             None,
-            TWIN_IN_ROOT,
+            NEW_ROOT,
             None,
-            libc::MS_REMOUNT | libc::MS_BIND | plan.binary_mount_flags,
+            libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
             None,
-        )
-        .and_then(|()| {
-            mount(
-                None,
-                NEW_ROOT,
-                None,
-                libc::MS_REMOUNT
-                    | libc::MS_BIND
-                    | libc::MS_RDONLY
-                    | libc::MS_NOSUID
-                    | libc::MS_NODEV,
-                None,
-            )
-        }),
+        ),
     )?;
     // Our own /proc: it shows our pid namespace only, and must be mounted
     // while the host's is still visible.
@@ -328,18 +345,20 @@ fn drop_capabilities() -> io::Result<()> {
     }
 }
 
-/// Execs the twin with no arguments but its name and an empty environment;
-/// returns only if that failed.
-fn exec() -> Failure {
-    let argv = [TWIN.as_ptr(), std::ptr::null()];
-    let envp = [std::ptr::null()];
-    // SAFETY: an empty signal set; then NUL-terminated, null-terminated
-    // arrays of static strings.
+/// Execs the program with its arguments and environment; returns only if
+/// that failed.
+fn exec(plan: &Plan) -> Failure {
+    // SAFETY: an empty signal set; then NUL-terminated strings and
+    // null-terminated arrays of them, prepared by the host.
     unsafe {
         let mut none: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut none);
         libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-        libc::execve(TWIN.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        libc::execve(
+            plan.executable.as_ptr(),
+            plan.argv.as_ptr(),
+            plan.envp.as_ptr(),
+        );
     }
     Failure {
         step: Step::Exec,

@@ -11,12 +11,13 @@
 //! outside when the host is root, else the host's own ids). The child then
 //! takes that identity, makes the cgroup its cgroup namespace's root, sets
 //! rlimits, builds the new root in its mount namespace (a read-only tmpfs at
-//! its `/tmp` holding only the twin, bind-mounted read-only, and its own
-//! `/proc`), `pivot_root`s into it and detaches the host's, keeps only its
-//! stdio pipes, drops every capability, sets no_new_privs, installs the
-//! seccomp allow-list and execs the twin. The twin is bound by a detached
-//! mount the host made (`open_tree`: a root host reaches any path), or,
-//! without one, by path. A failed step comes back to the host, by name, as
+//! its `/tmp` holding only the program's binds, each read-only: the twin, or
+//! an interpreter, its libraries and its script; and its own `/proc`),
+//! `pivot_root`s into it and detaches the host's, keeps only its stdio
+//! pipes, drops every capability, sets no_new_privs, installs the seccomp
+//! allow-list and execs the program. Each bind is a detached mount the host
+//! made (`open_tree`: a root host reaches any path), or, without one, is
+//! bound by path. A failed step comes back to the host, by name, as
 //! the spawn's error. [`probe`] runs the whole sequence but the exec, so that
 //! `Isolation::available` can tell whether the sandbox can be built here
 //! (user namespaces may be forbidden, or mounts refused in them).
@@ -28,7 +29,7 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read as _, Write as _};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -37,6 +38,7 @@ use seccompiler::BpfProgram;
 
 use crate::cgroup::TenantCgroup;
 use crate::process::{Cloned, Process, Spawned};
+use crate::program::Program;
 
 mod child;
 mod sys;
@@ -63,6 +65,7 @@ enum Step {
     PrivateMounts,
     OpenTwin,
     MountRoot,
+    MakeMountpoints,
     AttachTwin,
     ReadOnly,
     MountProc,
@@ -76,13 +79,14 @@ enum Step {
 }
 
 impl Step {
-    const ALL: [Self; 16] = [
+    const ALL: [Self; 17] = [
         Self::Identity,
         Self::CgroupNamespace,
         Self::Rlimits,
         Self::PrivateMounts,
         Self::OpenTwin,
         Self::MountRoot,
+        Self::MakeMountpoints,
         Self::AttachTwin,
         Self::ReadOnly,
         Self::MountProc,
@@ -101,9 +105,10 @@ impl Step {
             Self::CgroupNamespace => "unsharing the cgroup namespace",
             Self::Rlimits => "setting rlimits",
             Self::PrivateMounts => "making mounts private",
-            Self::OpenTwin => "opening the twin",
+            Self::OpenTwin => "opening a bind's source",
             Self::MountRoot => "mounting the new root",
-            Self::AttachTwin => "bind-mounting the twin",
+            Self::MakeMountpoints => "making the mountpoints",
+            Self::AttachTwin => "bind-mounting a bind's source",
             Self::ReadOnly => "making the root read-only",
             Self::MountProc => "mounting /proc",
             Self::PivotRoot => "entering the new root",
@@ -112,17 +117,36 @@ impl Step {
             Self::Hostname => "setting the hostname",
             Self::Capabilities => "dropping capabilities",
             Self::Seccomp => "installing the seccomp filter",
-            Self::Exec => "executing the twin",
+            Self::Exec => "executing the program",
         }
     }
 }
 
+/// One bind of the new root, prepared before `clone`.
+struct PlannedBind {
+    /// The host's detached bind mount of the source, if it could make one.
+    tree: Option<libc::c_int>,
+    /// The host path, for binding by path without a tree.
+    source: CString,
+    /// The mountpoint in the new root (under [`child`]'s `/tmp`).
+    target: CString,
+    directory: bool,
+    /// Flags of the read-only remount: the source mount's locked ones too.
+    flags: libc::c_ulong,
+}
+
 /// Everything the child needs, prepared before `clone`.
 struct Plan {
-    /// The host's detached bind mount of the twin, if it could make one.
-    tree: Option<libc::c_int>,
-    binary: CString,
-    binary_mount_flags: libc::c_ulong,
+    binds: Vec<PlannedBind>,
+    /// Directories to make in the new root before the mountpoints, parents
+    /// first.
+    directories: Vec<CString>,
+    /// The executable in the new root, its argument vector and environment
+    /// (null-terminated arrays of pointers into `_strings`).
+    executable: CString,
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+    _strings: Vec<CString>,
     /// The host is root: the child drops the supplementary groups it kept.
     privileged: bool,
     filter: BpfProgram,
@@ -137,13 +161,13 @@ struct Plan {
     exec: bool,
 }
 
-/// Starts `binary` in a fresh sandbox, in `cgroup`.
+/// Starts `program` in a fresh sandbox, in `cgroup`.
 pub(crate) fn spawn(
-    binary: &Path,
+    program: &Program,
     cgroup: Option<&TenantCgroup>,
     address_space_bytes: u64,
 ) -> io::Result<Spawned> {
-    launch(binary, cgroup, address_space_bytes, true)
+    launch(program, cgroup, address_space_bytes, true)
 }
 
 /// Whether the sandbox can be built here: the whole sequence but the exec,
@@ -153,7 +177,9 @@ pub(crate) fn probe() -> io::Result<()> {
     PROBED
         .get_or_init(|| {
             let probed = std::env::current_exe().and_then(|exe| {
-                let mut spawned = launch(&exe, None, crate::oci::ADDRESS_SPACE_LIMIT_BYTES, false)?;
+                let program = Program::twin(exe).map_err(io::Error::other)?;
+                let mut spawned =
+                    launch(&program, None, crate::oci::ADDRESS_SPACE_LIMIT_BYTES, false)?;
                 let status = spawned.process.wait()?;
                 if status.success() {
                     Ok(())
@@ -169,36 +195,90 @@ pub(crate) fn probe() -> io::Result<()> {
         .map_err(|(kind, message)| io::Error::new(kind, message))
 }
 
+/// `path` (absolute) under the child's new root, as a C string.
+fn in_new_root(path: &Path) -> io::Result<CString> {
+    let mut bytes = child::NEW_ROOT.to_bytes().to_vec();
+    bytes.extend_from_slice(path.as_os_str().as_bytes());
+    Ok(CString::new(bytes)?)
+}
+
+/// A null-terminated array of pointers to `strings` (which must outlive it).
+fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
+    strings
+        .iter()
+        .map(|string| string.as_ptr())
+        .chain([std::ptr::null()])
+        .collect()
+}
+
 fn launch(
-    binary: &Path,
+    program: &Program,
     cgroup: Option<&TenantCgroup>,
     address_space_bytes: u64,
     exec: bool,
 ) -> io::Result<Spawned> {
-    let binary = CString::new(binary.canonicalize()?.as_os_str().as_bytes())?;
-    let binary_mount_flags =
-        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_RDONLY | locked_flags(&binary)?;
     // SAFETY: geteuid/getegid cannot fail.
     let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
     let privileged = euid == 0;
-    // Only a privileged host can clone a mount; the child falls back to
-    // binding by path.
-    let tree = if privileged {
-        sys::open_tree(&binary).ok()
-    } else {
-        None
-    };
+    let mut trees = Vec::new();
+    let mut binds = Vec::new();
+    let mut directories: Vec<CString> = Vec::new();
+    for bind in &program.binds {
+        let source = CString::new(bind.source.as_os_str().as_bytes())?;
+        let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_RDONLY | locked_flags(&source)?;
+        // Only a privileged host can clone a mount; the child falls back to
+        // binding by path.
+        let tree = if privileged {
+            sys::open_tree(&source).ok()
+        } else {
+            None
+        };
+        for ancestor in bind.target.ancestors().skip(1) {
+            if ancestor == Path::new("/") {
+                break;
+            }
+            let directory = in_new_root(ancestor)?;
+            if !directories.contains(&directory) {
+                directories.push(directory);
+            }
+        }
+        binds.push(PlannedBind {
+            tree: tree.as_ref().map(AsRawFd::as_raw_fd),
+            source,
+            target: in_new_root(&bind.target)?,
+            directory: bind.directory,
+            flags,
+        });
+        trees.extend(tree);
+    }
+    // Parents before children: shorter paths first.
+    directories.sort_by_key(|directory| directory.as_bytes().len());
+    let (executable, args) = program.command_line();
+    let executable = CString::new(executable.as_os_str().as_bytes())?;
+    let mut strings = vec![executable.clone()];
+    for arg in args {
+        strings.push(CString::new(arg.as_bytes())?);
+    }
+    let argc = strings.len();
+    for pair in program.env_strings() {
+        strings.push(CString::new(pair.into_vec())?);
+    }
+    let argv = pointers(&strings[..argc]);
+    let envp = pointers(&strings[argc..]);
     let (stdin, requests) = io::pipe()?;
     let (replies, stdout) = io::pipe()?;
     let stderr = File::options().write(true).open("/dev/null")?;
     let (go_read, mut go) = io::pipe()?;
     let (report, report_write) = io::pipe()?;
     let plan = Plan {
-        tree: tree.as_ref().map(AsRawFd::as_raw_fd),
-        binary,
-        binary_mount_flags,
+        binds,
+        directories,
+        executable,
+        argv,
+        envp,
+        _strings: strings,
         privileged,
-        filter: crate::seccomp::bpf().map_err(io::Error::other)?,
+        filter: crate::seccomp::bpf(program.syscalls).map_err(io::Error::other)?,
         address_space_bytes,
         stdio: [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()],
         go: go_read.as_raw_fd(),
@@ -207,7 +287,7 @@ fn launch(
     };
     let mut child = Cloned::new(clone_child(&plan)?);
     // The child's ends are the child's now.
-    drop((stdin, stdout, stderr, go_read, report_write, tree));
+    drop((stdin, stdout, stderr, go_read, report_write, trees));
     for procs in cgroup.iter().flat_map(|cgroup| cgroup.procs_files()) {
         std::fs::write(procs, child.pid().to_string())?;
     }
@@ -303,13 +383,13 @@ fn clone_child(plan: &Plan) -> io::Result<libc::pid_t> {
     }
 }
 
-/// The flags the mount holding `binary` has locked (nosuid, nodev, noexec,
+/// The flags the mount holding `path` has locked (nosuid, nodev, noexec,
 /// atime): a bind mount inside a user namespace must keep them.
-fn locked_flags(binary: &CString) -> io::Result<libc::c_ulong> {
+fn locked_flags(path: &CString) -> io::Result<libc::c_ulong> {
     // SAFETY: a zeroed statvfs is a valid out-parameter.
     let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: valid NUL-terminated path and out-pointer.
-    if unsafe { libc::statvfs(binary.as_ptr(), &mut stat) } != 0 {
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok([

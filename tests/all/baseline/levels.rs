@@ -6,7 +6,7 @@
 //! skipped with `skipped: <level>: <reason>`, except where `CI` is set:
 //! there it fails, since `.ci/run` installs every runtime.
 
-use plugbox_baseline::{BaselineError, Isolation, Worker};
+use plugbox_baseline::{BaselineError, Isolation, Program, Worker};
 
 use super::{GENEROUS, probe, twin};
 
@@ -47,6 +47,42 @@ pub(crate) fn hides_host_files(level: Isolation) {
             .all(|line| line.starts_with("PWD=") || line.starts_with("HOME=")),
         "{environment}"
     );
+}
+
+/// A [`Program`]'s root holds its binds, read-only, and it gets its
+/// environment (what an interpreter's worker relies on): the probe twin with
+/// a directory of the host's bound in.
+pub(crate) fn a_program_gets_its_binds_read_only_and_its_environment(level: Isolation) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    // Readable by the unprivileged user the tenant runs as.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let file = dir.path().join("greeting");
+    std::fs::write(&file, "hi").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let program = Program::twin(twin("wasi-probe"))
+        .and_then(|program| program.bind(dir.path()))
+        .unwrap()
+        .env("PLUGBOX_GREETING", "hello");
+    let mut worker = Worker::start_program(level, &program).unwrap();
+    let mut ask = |command: String| {
+        String::from_utf8(worker.call(command.as_bytes(), GENEROUS).unwrap()).unwrap()
+    };
+    assert_eq!(ask(format!("read {}", file.display())), "hi");
+    assert_eq!(
+        ask(format!("write {} overwritten", file.display())),
+        "error: ReadOnlyFilesystem"
+    );
+    let environment = ask("env".into());
+    assert!(
+        environment
+            .lines()
+            .any(|line| line == "PLUGBOX_GREETING=hello"),
+        "{environment}"
+    );
+    // The rest of the host stays out.
+    assert_eq!(ask("read /etc/hostname".into()), "error: NotFound");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "hi");
 }
 
 pub(crate) fn hides_host_processes(level: Isolation) {
@@ -111,6 +147,12 @@ macro_rules! levels {
             fn hides_host_files() {
                 if super::super::runnable(LEVEL) {
                     super::hides_host_files(LEVEL);
+                }
+            }
+            #[test]
+            fn a_program_gets_its_binds_read_only_and_its_environment() {
+                if super::super::runnable(LEVEL) {
+                    super::a_program_gets_its_binds_read_only_and_its_environment(LEVEL);
                 }
             }
             #[test]
