@@ -238,3 +238,24 @@ fn a_wasi_import_the_host_does_not_link_is_named() {
     );
     assert!(std::error::Error::source(&error).is_some());
 }
+
+#[test]
+fn a_component_model_async_component_is_refused_naming_the_feature() {
+    // componentize-qjs's default output uses component-model async, which
+    // this host does not enable: the refusal says so, and how to build one
+    // it can host.
+    let component = wat::parse_str("(component (core func (canon backpressure.inc)))").unwrap();
+    let error = Plugin::new(&engine(), &component).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::InvalidComponent, "{error}");
+    let message = error.message();
+    assert!(
+        message.contains("requires the component model async feature"),
+        "{message}"
+    );
+    assert!(
+        message.contains("uses component-model async, which this host does not enable"),
+        "{message}"
+    );
+    // wasmtime's own error stays the source.
+    assert!(std::error::Error::source(&error).is_some(), "{error:?}");
+}

@@ -42,7 +42,9 @@ fn a_profile_of_fib_names_the_fib_function() {
     let mut names = Vec::new();
     strings(&profile, &mut names);
     assert!(
-        names.iter().any(|name| name.contains("plugbox_plugin_fib::fib")),
+        names
+            .iter()
+            .any(|name| name.contains("plugbox_plugin_fib::fib")),
         "no fib function among {} strings: {:?}",
         names.len(),
         names.iter().take(40).collect::<Vec<_>>()
