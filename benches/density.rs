@@ -116,11 +116,16 @@ fn main() {
 fn peers(c: &mut Criterion) {
     const CHUNK: u64 = 1_000;
     let mut group = c.benchmark_group("peer");
+    // The Rust `hello`, compiled afresh (no cache), as before `--workload`.
+    let setup = plugbox_density::Setup {
+        workload: plugbox_density::Workload::Rust,
+        cache_dir: None,
+    };
     for method in plugbox_density::Method::all()
         .into_iter()
         .filter(|method| ["plugbox-pooling", "extism"].contains(&method.name))
     {
-        if let Err(why) = method.available() {
+        if let Err(why) = method.available(&setup) {
             eprintln!("peer/{}: skipped: {why}", method.name);
             continue;
         }
@@ -130,7 +135,7 @@ fn peers(c: &mut Criterion) {
                 let mut left = iters;
                 while left > 0 {
                     let chunk = left.min(CHUNK);
-                    let mut fleet = method.fleet(chunk as usize).expect("set up");
+                    let mut fleet = method.fleet(chunk as usize, &setup).expect("set up");
                     timed += timed_calls(chunk, b"HELLO, PLUGBOX", || {
                         fleet.start_tenant(INPUT).expect("first call")
                     });
@@ -140,7 +145,7 @@ fn peers(c: &mut Criterion) {
                 timed
             });
         });
-        let mut fleet = method.fleet(1).expect("set up");
+        let mut fleet = method.fleet(1, &setup).expect("set up");
         fleet.start_tenant(INPUT).expect("first call");
         group.bench_function(BenchmarkId::new(method.name, "hello-warm-call"), |b| {
             b.iter_custom(|iterations| {
