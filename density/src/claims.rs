@@ -353,18 +353,19 @@ mod tests {
     }
 
     fn run(method: &str, tenants: usize, cold_us: f64, charged_kib: f64) -> RunReport {
-        let value = serde_json::json!({
-            "method": method, "tenants": tenants, "requested": tenants,
-            "cold_start_us": { "p50": cold_us, "p90": cold_us, "p99": cold_us },
-            "pss_kib_per_tenant": charged_kib, "charged_kib_per_tenant": charged_kib,
-            "kmem_kib_per_tenant": null, "charged_unavailable": null,
-            "fixed_pss_kib": null, "fixed_charged_kib": null,
-            "latency_requests": 0, "latency_us": null, "throughput_rps": null,
-            "throughput_callers": 0, "throughput_requests": 0,
-            "stopped_by": null, "stop_detail": null,
-            "start_seconds": 0.0, "stop_seconds": 0.0,
-        });
-        serde_json::from_value(value).unwrap_or_else(|error| panic!("{error}"))
+        RunReport {
+            method: method.into(),
+            tenants,
+            requested: tenants,
+            cold_start_us: Some(crate::stats::Percentiles {
+                p50: cold_us,
+                p90: cold_us,
+                p99: cold_us,
+            }),
+            pss_kib_per_tenant: Some(charged_kib),
+            charged_kib_per_tenant: Some(charged_kib),
+            ..RunReport::default()
+        }
     }
 
     #[test]

@@ -130,22 +130,11 @@ mod tests {
             method: method.into(),
             tenants,
             requested: tenants,
-            cold_start_us: None,
             pss_kib_per_tenant: Some(each),
             charged_kib_per_tenant: Some(each),
-            kmem_kib_per_tenant: None,
-            charged_unavailable: None,
             fixed_pss_kib: Some(fixed),
             fixed_charged_kib: Some(fixed),
-            latency_requests: 0,
-            latency_us: None,
-            throughput_rps: None,
-            throughput_callers: 0,
-            throughput_requests: 0,
-            stopped_by: None,
-            stop_detail: None,
-            start_seconds: 0.0,
-            stop_seconds: 0.0,
+            ..RunReport::default()
         }
     }
 

@@ -35,7 +35,7 @@ pub struct Bounds {
 }
 
 /// What one run measured.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunReport {
     /// Method name.
     pub method: String,
@@ -153,24 +153,9 @@ pub fn run(
     };
     let mut report = RunReport {
         method: method.name.to_string(),
-        tenants: 0,
         requested: n,
-        cold_start_us: None,
-        pss_kib_per_tenant: None,
-        charged_kib_per_tenant: None,
-        kmem_kib_per_tenant: None,
         charged_unavailable,
-        fixed_pss_kib: None,
-        fixed_charged_kib: None,
-        latency_requests: 0,
-        latency_us: None,
-        throughput_rps: None,
-        throughput_callers: 0,
-        throughput_requests: 0,
-        stopped_by: None,
-        stop_detail: None,
-        start_seconds: 0.0,
-        stop_seconds: 0.0,
+        ..RunReport::default()
     };
     let mut cold = Vec::with_capacity(n);
     let empty = snapshot(None, cgroup.as_ref());
@@ -356,12 +341,10 @@ fn throughput(fleet: &mut dyn Fleet, bounds: &Bounds, report: &mut RunReport) {
     // callers saw them: the coordinating thread may be scheduled after the
     // callers finished (a loaded machine), so its own clock would give an
     // empty or negative span.
+    let first = outcomes.iter().map(|(_, began, _)| *began).min();
+    let last = outcomes.iter().map(|(_, _, ended)| *ended).max();
     let mut calls = 0;
-    let mut first: Option<Instant> = None;
-    let mut last: Option<Instant> = None;
-    for (outcome, began, ended) in outcomes {
-        first = Some(first.map_or(began, |first| first.min(began)));
-        last = Some(last.map_or(ended, |last| last.max(ended)));
+    for (outcome, _, _) in outcomes {
         match outcome {
             Ok(made) => calls += made,
             Err(detail) => {

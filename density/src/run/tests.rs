@@ -167,24 +167,7 @@ fn throughput_calls_from_a_thread_per_core_at_once() {
 fn run_report_for_test() -> RunReport {
     RunReport {
         method: "sleepy".into(),
-        tenants: 0,
-        requested: 0,
-        cold_start_us: None,
-        pss_kib_per_tenant: None,
-        charged_kib_per_tenant: None,
-        kmem_kib_per_tenant: None,
-        charged_unavailable: None,
-        fixed_pss_kib: None,
-        fixed_charged_kib: None,
-        latency_requests: 0,
-        latency_us: None,
-        throughput_rps: None,
-        throughput_callers: 0,
-        throughput_requests: 0,
-        stopped_by: None,
-        stop_detail: None,
-        start_seconds: 0.0,
-        stop_seconds: 0.0,
+        ..RunReport::default()
     }
 }
 
