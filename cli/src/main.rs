@@ -93,9 +93,13 @@ fn engine_for(memory_bytes: usize, cache: &args::CacheArgs) -> Result<Engine, Fa
     // One tenant: a pool of one, with a memory slot just large enough
     // (whole 64 KiB wasm pages; no overflow below 4 GiB).
     let slot = memory_bytes.max(1).next_multiple_of(64 << 10);
+    // Component-model async on: `run` hosts whatever the plugin is built
+    // with (componentize-qjs's default runtime uses the async built-ins), and
+    // `inspect` checks against the same engine.
     let mut builder = Engine::builder()
         .allocator(Allocator::Pooling { capacity: 1 })
-        .memory_slot_bytes(slot);
+        .memory_slot_bytes(slot)
+        .component_model_async(true);
     if let Some(dir) = cache.dir() {
         builder = builder.cache_dir(dir);
     }

@@ -1,6 +1,6 @@
 //! Plugins in other languages under a plain `plugbox run`, as their authors
-//! meet them: the components the public toolchains built (Python, JavaScript,
-//! Go, C) answer like the Rust `hello`, and a hostile one is stopped at its
+//! meet them: the components the public toolchains built (Python, JavaScript
+//! on StarlingMonkey and on QuickJS with component-model async, Go, C) answer like the Rust `hello`, and a hostile one is stopped at its
 //! deadline. A language whose toolchain is missing is skipped with
 //! `skipped: <language>: ...`, except where `CI` is set.
 
@@ -38,7 +38,7 @@ fn component(name: &str) -> Option<&'static str> {
 #[test]
 fn hello_in_every_language_answers_under_plugbox_run() {
     let cache = tempfile::tempdir().unwrap();
-    for name in ["py-hello", "js-hello", "go-hello", "c-hello"] {
+    for name in ["py-hello", "js-hello", "qjs-hello", "go-hello", "c-hello"] {
         let Some(path) = component(name) else {
             continue;
         };
@@ -51,8 +51,14 @@ fn hello_in_every_language_answers_under_plugbox_run() {
 }
 
 #[test]
-fn a_spinning_python_plugin_is_stopped_by_run_timeout() {
-    let Some(path) = component("py-hostile") else {
+fn a_spinning_python_or_quickjs_plugin_is_stopped_by_run_timeout() {
+    for name in ["py-hostile", "qjs-hostile"] {
+        assert_spin_stopped_by_run_timeout(name);
+    }
+}
+
+fn assert_spin_stopped_by_run_timeout(name: &str) {
+    let Some(path) = component(name) else {
         return;
     };
     let cache = tempfile::tempdir().unwrap();
@@ -69,8 +75,8 @@ fn a_spinning_python_plugin_is_stopped_by_run_timeout() {
         ],
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.starts_with("plugbox: "), "{stderr}");
-    assert!(stderr.contains("deadline exceeded"), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(1), "{name}: {stderr}");
+    assert!(stderr.starts_with("plugbox: "), "{name}: {stderr}");
+    assert!(stderr.contains("deadline exceeded"), "{name}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{name}: {stderr}");
 }

@@ -56,6 +56,7 @@
 mod bindings;
 mod cache;
 mod cancel;
+mod component_scan;
 mod custom;
 mod describe;
 mod engine;

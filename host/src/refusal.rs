@@ -13,8 +13,15 @@ pub(crate) fn compile_error(error: wasmtime::Error) -> Error {
         return Error::new(ErrorKind::InstanceLimit, message).with_wasmtime(error);
     }
     let hint = if reason.contains("component model async") {
-        " (the component uses component-model async, which this host does not enable; \
-         build it without async exports and imports)"
+        if cfg!(feature = "component-model-async") {
+            " (the component uses component-model async, which this engine does not enable: \
+             EngineBuilder::component_model_async(true) hosts it; or build the component \
+             without async exports and imports)"
+        } else {
+            " (the component uses component-model async, which this build of plugbox cannot \
+             host: enable its `component-model-async` cargo feature; or build the component \
+             without async exports and imports)"
+        }
     } else {
         ""
     };

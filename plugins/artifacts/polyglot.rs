@@ -1,5 +1,6 @@
 //! The plugins written in other languages: `plugins/py-*` (Python, built by
 //! componentize-py), `plugins/js-*` (JavaScript, built by componentize-js),
+//! `plugins/qjs-*` (JavaScript on QuickJS, built by componentize-qjs),
 //! `plugins/go-*` (Go, `go build` for wasip1) and `plugins/c-*` (C, clang
 //! with wasi-libc), each with its language's author kit from
 //! `guest-sdk/<language>/`; Go's and C's core modules are made components
@@ -237,6 +238,13 @@ fn arguments(
             // No outgoing HTTP (the host offers none) and no fetch-event
             // export: the plugin is the plugbox world's `handler` only.
             args.extend(["-d".into(), "http".into(), "fetch-event".into()]);
+            args.extend(["-o".into(), out.into()]);
+        }
+        Language::QuickJs => {
+            // Its default runtime, with component-model async built-ins,
+            // async, as an author who follows its README gets.
+            args.extend(["--wit".into(), wit, "--world".into(), "plugin".into()]);
+            args.extend(["--js".into(), staging.join("plugin.js").into_os_string()]);
             args.extend(["-o".into(), out.into()]);
         }
     }

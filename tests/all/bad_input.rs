@@ -242,8 +242,8 @@ fn a_wasi_import_the_host_does_not_link_is_named() {
 #[test]
 fn a_component_model_async_component_is_refused_naming_the_feature() {
     // componentize-qjs's default output uses component-model async, which
-    // this host does not enable: the refusal says so, and how to build one
-    // it can host.
+    // a default engine does not enable: the refusal says so, names the
+    // setting that does, and how to build one it can host.
     let component = wat::parse_str("(component (core func (canon backpressure.inc)))").unwrap();
     let error = Plugin::new(&engine(), &component).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidComponent, "{error}");
@@ -253,7 +253,11 @@ fn a_component_model_async_component_is_refused_naming_the_feature() {
         "{message}"
     );
     assert!(
-        message.contains("uses component-model async, which this host does not enable"),
+        message.contains("uses component-model async, which this engine does not enable"),
+        "{message}"
+    );
+    assert!(
+        message.contains("EngineBuilder::component_model_async(true)"),
         "{message}"
     );
     // wasmtime's own error stays the source.

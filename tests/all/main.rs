@@ -10,6 +10,7 @@ mod bad_input;
 mod baseline;
 mod cache;
 mod capabilities;
+mod component_model_async;
 mod custom_world;
 mod engine;
 mod fuzz_smoke;

@@ -13,8 +13,8 @@ pub use crate::custom_world::scorer;
 
 /// The plugins in other languages are tested with their toolchains'
 /// specifics (`polyglot*.rs`).
-pub use crate::polyglot::{c_hello, go_hello, js_hello, py_hello};
-pub use crate::polyglot_hostile::{c_hostile, go_hostile, js_hostile, py_hostile};
+pub use crate::polyglot::{c_hello, go_hello, js_hello, py_hello, qjs_hello};
+pub use crate::polyglot_hostile::{c_hostile, go_hostile, js_hostile, py_hostile, qjs_hostile};
 pub use crate::polyglot_twins::{go_host_probe, js_http_filter, py_discount};
 
 /// The hostile plugin's attacks have their own suite (`hostile.rs`).

@@ -34,6 +34,27 @@ pub fn engine() -> Engine {
         .expect("polyglot engine settings are valid")
 }
 
+/// [`engine`] that also hosts component-model async components: QuickJS
+/// plugins (componentize-qjs's default runtime uses its built-ins).
+pub fn async_engine() -> Engine {
+    Engine::builder()
+        .allocator(Allocator::Pooling { capacity: 16 })
+        .memory_slot_bytes(SLOT_BYTES)
+        .cache_dir(concat!(env!("CARGO_TARGET_TMPDIR"), "/polyglot-cache"))
+        .component_model_async(true)
+        .build()
+        .expect("polyglot engine settings are valid")
+}
+
+/// The engine a polyglot plugin needs: [`async_engine`] for QuickJS's,
+/// [`engine`] for the rest.
+pub fn engine_for(name: &str) -> Engine {
+    match polyglot::by_name(name).map(|plugin| plugin.language) {
+        Some(polyglot::Language::QuickJs) => async_engine(),
+        _ => engine(),
+    }
+}
+
 /// How long loading each component took, the first time in this process.
 static LOADS: Mutex<Vec<(&'static str, Duration, bool)>> = Mutex::new(Vec::new());
 
@@ -41,15 +62,7 @@ static LOADS: Mutex<Vec<(&'static str, Duration, bool)>> = Mutex::new(Vec::new()
 /// `skipped:` line) where its toolchain was missing when it was built.
 pub fn plugin(engine: &Engine, name: &str) -> Option<Plugin> {
     let polyglot = polyglot::by_name(name).expect("no such polyglot plugin");
-    let path = match skip_or_fail(polyglot.path(), std::env::var_os("CI").is_some()) {
-        Ok(Ok(path)) => path,
-        Ok(Err(skipped)) => {
-            // Past the test harness's capture, so that the run shows it.
-            let _ = writeln!(std::io::stderr(), "{skipped}");
-            return None;
-        }
-        Err(failure) => panic!("{failure}"),
-    };
+    let path = built(name)?;
     // One load at a time: two tests compiling the same component at once
     // would both spend the many seconds it takes; the second one to get
     // here loads it from the cache instead.
@@ -67,6 +80,22 @@ pub fn plugin(engine: &Engine, name: &str) -> Option<Plugin> {
         loads.push((polyglot.name, started.elapsed(), loaded.loaded_from_cache()));
     }
     Some(loaded)
+}
+
+/// The path of the polyglot plugin `name`'s component, or `None` (after
+/// printing the `skipped:` line) where its toolchain was missing when it was
+/// built. Fails where `CI` is set.
+pub fn built(name: &str) -> Option<&'static str> {
+    let polyglot = polyglot::by_name(name).expect("no such polyglot plugin");
+    match skip_or_fail(polyglot.path(), std::env::var_os("CI").is_some()) {
+        Ok(Ok(path)) => Some(path),
+        Ok(Err(skipped)) => {
+            // Past the test harness's capture, so that the run shows it.
+            let _ = writeln!(std::io::stderr(), "{skipped}");
+            None
+        }
+        Err(failure) => panic!("{failure}"),
+    }
 }
 
 /// The decision behind [`plugin`]: `Ok(Ok(path))` to run, `Ok(Err(line))`
@@ -116,7 +145,7 @@ fn a_missing_toolchain_skips_its_plugins_except_on_ci() {
 /// Asserts that `plugin` answers `hello`'s contract exactly as the Rust
 /// `hello` does.
 fn assert_hello(name: &str) {
-    let engine = engine();
+    let engine = engine_for(name);
     let Some(hello) = plugin(&engine, name) else {
         return;
     };
@@ -181,6 +210,11 @@ pub fn js_hello() {
 }
 
 #[test]
+pub fn qjs_hello() {
+    assert_hello("qjs-hello");
+}
+
+#[test]
 pub fn go_hello() {
     assert_hello("go-hello");
 }
@@ -223,9 +257,9 @@ pub fn c_hello() {
 /// rest: the figures are what a busy machine shows.)
 #[test]
 fn polyglot_costs_are_reported() {
-    let engine = engine();
     let mut report = String::from("polyglot plugin costs:\n");
     for polyglot in polyglot::ALL {
+        let engine = engine_for(polyglot.name);
         let Some(plugin) = plugin(&engine, polyglot.name) else {
             continue;
         };
@@ -256,7 +290,7 @@ fn polyglot_costs_are_reported() {
         let input: &[u8] = match polyglot.name {
             "py-discount" => br#"{"lines":[{"id":"a","quantity":10,"price_cents":999}]}"#,
             "js-http-filter" => br#"{"method":"GET","path":"/","headers":[],"now_ms":0}"#,
-            "py-hostile" | "js-hostile" | "go-hostile" | "c-hostile" => b"noop",
+            "py-hostile" | "js-hostile" | "qjs-hostile" | "go-hostile" | "c-hostile" => b"noop",
             "go-host-probe" => b"config greeting",
             _ => b"hello",
         };
@@ -280,13 +314,13 @@ fn polyglot_costs_are_reported() {
 /// tables each). One less of either is refused, naming the limit.
 #[test]
 fn the_runtimes_need_what_their_pages_say() {
-    let engine = engine();
     for (name, instances, memory_mib) in [
         ("py-hello", 14, 13),
         ("js-hello", 4, 10),
         ("go-hello", 4, 4),
         ("c-hello", 2, 1),
     ] {
+        let engine = engine_for(name);
         let Some(hello) = plugin(&engine, name) else {
             continue;
         };

@@ -1,5 +1,6 @@
-//! The hostile twins in Python, JavaScript, Go and C (`py-hostile`,
-//! `js-hostile`, `go-hostile`, `c-hostile`):
+//! The hostile twins in Python, JavaScript (StarlingMonkey and QuickJS), Go
+//! and C (`py-hostile`, `js-hostile`, `qjs-hostile`, `go-hostile`,
+//! `c-hostile`):
 //! a spin loop stops at its deadline (or fuel), a memory bomb at its memory
 //! limit, and a guest waiting in a WASI host call (Python's `time.sleep`, a
 //! JavaScript timer) at its deadline too, each while a good neighbour on the
@@ -72,7 +73,7 @@ fn deadline_only() -> Limits {
 /// What both twins share: `noop`, a guest error, a bug that traps, the spin
 /// loop (deadline, then fuel) and the memory bomb.
 fn assert_hostile_twin(name: &str) {
-    let engine = crate::polyglot::engine();
+    let engine = crate::polyglot::engine_for(name);
     let Some(plugin) = hostile(&engine, name, deadline_only()) else {
         return;
     };
@@ -118,6 +119,23 @@ pub fn py_hostile() {
 #[test]
 pub fn js_hostile() {
     assert_hostile_twin("js-hostile");
+}
+
+/// On an engine with component-model async (componentize-qjs's default
+/// runtime uses its built-ins): every limit as for the other twins, and QuickJS's own
+/// failures.
+#[test]
+pub fn qjs_hostile() {
+    assert_hostile_twin("qjs-hostile");
+    let engine = crate::polyglot::async_engine();
+    let Some(plugin) = hostile(&engine, "qjs-hostile", deadline_only()) else {
+        return;
+    };
+    attack(&engine, &plugin, "recurse", ErrorKind::StackOverflow);
+    // The plugbox world's `handle` is synchronous: a promise for an answer
+    // is a trap, not a call left waiting.
+    let (_, took) = attack(&engine, &plugin, "promise", ErrorKind::Trap);
+    assert!(took < DEADLINE, "{took:?}");
 }
 
 #[test]

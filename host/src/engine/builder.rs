@@ -51,6 +51,7 @@ pub struct EngineBuilder {
     pub(super) instance_budget: InstanceBudget,
     pub(super) kv_store: KvHandle,
     pub(super) reserve: crate::mapping_budget::Reserve,
+    pub(super) component_model_async: bool,
 }
 
 /// What one instance may hold of the pool's core instances, memories and
@@ -91,6 +92,7 @@ impl Default for EngineBuilder {
             },
             kv_store: KvHandle(Arc::new(MemoryKv::new())),
             reserve: crate::mapping_budget::Reserve::default(),
+            component_model_async: false,
         }
     }
 }
@@ -285,6 +287,27 @@ impl EngineBuilder {
         self
     }
 
+    /// Whether the engine hosts components that use component-model async
+    /// (its built-ins: `task.return`, `task.cancel`, waitable sets, streams,
+    /// futures, backpressure). componentize-qjs's default runtime is one:
+    /// QuickJS plugins built as its README says. Default: off, so that an
+    /// engine that never sees one keeps wasmtime's plain stores (no
+    /// concurrency state per store, calls on wasmtime's direct path).
+    ///
+    /// On such an engine those plugins run under every limit a plugin has
+    /// (fuel, deadline, cancel, memory, tables, stack), sync and async
+    /// calls alike, and other plugins run as on any engine. Without it,
+    /// loading one fails with [`ErrorKind::InvalidComponent`] naming this
+    /// setting and quoting wasmtime's reason.
+    ///
+    /// Needs the `component-model-async` cargo feature (on by default);
+    /// without it [`build`](Self::build) refuses `true` with
+    /// [`ErrorKind::Config`].
+    pub fn component_model_async(mut self, enable: bool) -> Self {
+        self.component_model_async = enable;
+        self
+    }
+
     /// Creates the engine and starts its epoch ticker.
     ///
     /// # Errors
@@ -313,6 +336,13 @@ impl EngineBuilder {
                     format!("EngineBuilder::{setting} must be at least 1"),
                 ));
             }
+        }
+        if self.component_model_async && !cfg!(feature = "component-model-async") {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "EngineBuilder::component_model_async needs plugbox's \
+                 `component-model-async` cargo feature, which this build lacks",
+            ));
         }
         if let Allocator::Pooling { capacity: 0 } = self.allocator {
             return Err(Error::new(
@@ -378,6 +408,12 @@ impl EngineBuilder {
             .memory_reservation_for_growth(0)
             .guard_before_linear_memory(false)
             .parallel_compilation(true);
+        // Compiled in, wasmtime would give every store concurrency state and
+        // accept async components; only an engine that asks for it does.
+        #[cfg(feature = "component-model-async")]
+        config
+            .concurrency_support(self.component_model_async)
+            .wasm_component_model_async(self.component_model_async);
         match pool {
             Some(pool) => {
                 config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool))

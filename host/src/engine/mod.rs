@@ -85,6 +85,12 @@ impl Engine {
         Ok(())
     }
 
+    /// Whether this engine hosts component-model async components
+    /// ([`EngineBuilder::component_model_async`]).
+    pub fn component_model_async(&self) -> bool {
+        self.inner.settings.component_model_async
+    }
+
     /// The epoch tick (deadline precision).
     pub fn epoch_tick(&self) -> Duration {
         self.inner.settings.epoch_tick

@@ -71,7 +71,9 @@ pub fn arguments(
             args.push("-o".into());
             args.push(out.into());
         }
-        Language::Python | Language::JavaScript => unreachable!("not a core-module language"),
+        Language::Python | Language::JavaScript | Language::QuickJs => {
+            unreachable!("not a core-module language")
+        }
     }
     args
 }

@@ -8,14 +8,18 @@ use std::path::Path;
 pub enum Language {
     Python,
     JavaScript,
+    /// JavaScript on QuickJS (componentize-qjs), whose default runtime uses
+    /// component-model async built-ins.
+    QuickJs,
     Go,
     C,
 }
 
 impl Language {
-    pub const ALL: [Language; 4] = [
+    pub const ALL: [Language; 5] = [
         Language::Python,
         Language::JavaScript,
+        Language::QuickJs,
         Language::Go,
         Language::C,
     ];
@@ -25,6 +29,7 @@ impl Language {
         match self {
             Language::Python => "py-",
             Language::JavaScript => "js-",
+            Language::QuickJs => "qjs-",
             Language::Go => "go-",
             Language::C => "c-",
         }
@@ -35,6 +40,7 @@ impl Language {
         match self {
             Language::Python => "python",
             Language::JavaScript => "javascript",
+            Language::QuickJs => "quickjs",
             Language::Go => "go",
             Language::C => "c",
         }
@@ -44,6 +50,7 @@ impl Language {
         match self {
             Language::Python => "guest-sdk/python",
             Language::JavaScript => "guest-sdk/js",
+            Language::QuickJs => "guest-sdk/quickjs",
             Language::Go => "guest-sdk/go",
             Language::C => "guest-sdk/c",
         }
@@ -56,7 +63,7 @@ impl Language {
         let extension = file.extension().and_then(|extension| extension.to_str());
         match self {
             Language::Python => extension == Some("py"),
-            Language::JavaScript => extension == Some("js"),
+            Language::JavaScript | Language::QuickJs => extension == Some("js"),
             Language::Go => extension == Some("go") || file.ends_with("go.mod"),
             Language::C => extension == Some("c") || extension == Some("h"),
         }
@@ -66,7 +73,7 @@ impl Language {
     pub fn entry(self) -> &'static str {
         match self {
             Language::Python => "app.py",
-            Language::JavaScript => "plugin.js",
+            Language::JavaScript | Language::QuickJs => "plugin.js",
             Language::Go => "main.go",
             Language::C => "main.c",
         }
@@ -76,6 +83,7 @@ impl Language {
         match self {
             Language::Python => "Python",
             Language::JavaScript => "JavaScript",
+            Language::QuickJs => "QuickJs",
             Language::Go => "Go",
             Language::C => "C",
         }

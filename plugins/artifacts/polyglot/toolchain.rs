@@ -9,9 +9,10 @@ use std::process::Command;
 use super::language::Language;
 
 /// The environment variables that name a toolchain.
-pub const VARIABLES: [&str; 5] = [
+pub const VARIABLES: [&str; 6] = [
     "PLUGBOX_COMPONENTIZE_PY",
     "PLUGBOX_COMPONENTIZE_JS",
+    "PLUGBOX_COMPONENTIZE_QJS",
     "PLUGBOX_NODE",
     "PLUGBOX_GO",
     "PLUGBOX_CLANG",
@@ -74,6 +75,41 @@ pub fn find(
             let command = vec![node.into_os_string(), cli.into_os_string()];
             let version = format!("componentize-js {}", version(&command, "--version")?);
             Ok(Toolchain { command, version })
+        }
+        Language::QuickJs => {
+            let node = env::var_os("PLUGBOX_NODE")
+                .map(PathBuf::from)
+                .or_else(|| on_path("node"))
+                .ok_or("node not found (PLUGBOX_NODE, PATH)")?;
+            let package = env::var_os("PLUGBOX_COMPONENTIZE_QJS")
+                .map(PathBuf::from)
+                .or_else(|| {
+                    let dir = toolchains_dir.join("qjs/node_modules/componentize-qjs");
+                    dir.is_dir().then_some(dir)
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "componentize-qjs not found (PLUGBOX_COMPONENTIZE_QJS, {}); \
+                         install it with `bash plugins/artifacts/toolchains.sh`",
+                        toolchains_dir.join("qjs/node_modules").display()
+                    )
+                })?;
+            // Its CLI has no `--version`: the package says which it is.
+            let manifest = std::fs::read_to_string(package.join("package.json"))
+                .map_err(|error| format!("{}/package.json: {error}", package.display()))?;
+            let version = manifest
+                .lines()
+                .find_map(|line| line.trim().strip_prefix("\"version\": \""))
+                .and_then(|rest| rest.split('"').next())
+                .ok_or_else(|| format!("{}/package.json names no version", package.display()))?;
+            let command = vec![
+                node.into_os_string(),
+                package.join("cli.mjs").into_os_string(),
+            ];
+            Ok(Toolchain {
+                command,
+                version: format!("componentize-qjs {version}"),
+            })
         }
         Language::Go => {
             let program = env::var_os("PLUGBOX_GO")

@@ -80,6 +80,10 @@ pub mod polyglot {
         /// JavaScript, built with componentize-js (StarlingMonkey, a
         /// SpiderMonkey embedding, inside the component).
         JavaScript,
+        /// JavaScript on QuickJS, built with componentize-qjs's default
+        /// runtime, which uses component-model async built-ins (an engine
+        /// must enable `EngineBuilder::component_model_async`).
+        QuickJs,
         /// Go, built by `go build` for wasip1 with the author kit of
         /// `guest-sdk/go` (the canonical ABI by hand), its WASI preview 1
         /// imports adapted.
@@ -91,11 +95,12 @@ pub mod polyglot {
 
     impl Language {
         /// The name used in `skipped: <language>: ...` lines: `python`,
-        /// `javascript`, `go`, `c`.
+        /// `javascript`, `quickjs`, `go`, `c`.
         pub fn name(self) -> &'static str {
             match self {
                 Language::Python => "python",
                 Language::JavaScript => "javascript",
+                Language::QuickJs => "quickjs",
                 Language::Go => "go",
                 Language::C => "c",
             }
