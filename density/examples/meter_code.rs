@@ -9,14 +9,13 @@ use plugbox::wasmtime;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::path::PathBuf::from(std::env::args().nth(1).ok_or("usage: meter_code DIR")?);
+    std::fs::create_dir_all(&dir)?;
     for (name, fuel, epochs) in [
         ("none", false, false),
         ("fuel", true, false),
         ("epochs", false, true),
         ("both", true, true),
     ] {
-        let clif = dir.join(format!("{name}-clif"));
-        std::fs::create_dir_all(&clif)?;
         let mut config = wasmtime::Config::new();
         config
             .wasm_component_model(true)
@@ -25,8 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .memory_reservation(16 << 20)
             .memory_guard_size(0)
             .memory_reservation_for_growth(0)
-            .guard_before_linear_memory(false)
-            .emit_clif(&clif);
+            .guard_before_linear_memory(false);
         let engine = wasmtime::Engine::new(&config)?;
         let code = engine.precompile_component(plugbox_artifacts::FIB.bytes)?;
         std::fs::write(dir.join(format!("{name}.cwasm")), code)?;

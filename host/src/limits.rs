@@ -17,6 +17,11 @@ const DEFAULT_DEADLINE: Duration = Duration::from_secs(1);
 /// life. Instantiation itself (which may run a start function) runs under the
 /// same fuel and deadline as one call.
 ///
+/// Two `Limits` are equal when they set the same limits: a fuel limit or
+/// deadline set to its default value differs from one left unset, as only a
+/// set one is refused by an engine that does not meter it
+/// ([`Metering`](crate::Metering)).
+///
 /// ```
 /// use std::time::Duration;
 /// let limits = plugbox::Limits::default()
