@@ -116,7 +116,9 @@ fn main() {
     let default = engine(Engine::builder());
     let deadline_only = engine(Engine::builder().metering(Metering::DeadlineOnly));
     let fuel_only = engine(Engine::builder().metering(Metering::FuelOnly));
-    let roomy = Limits::default().fuel(u64::MAX).deadline(Duration::from_secs(60));
+    let roomy = Limits::default()
+        .fuel(u64::MAX)
+        .deadline(Duration::from_secs(60));
     let mut both = instance(&default, fib, roomy);
     let mut deadline = instance(
         &deadline_only,
@@ -135,7 +137,10 @@ fn main() {
                 "native",
                 Box::new(|input| plugbox_plugin_fib::__plugbox_handle(black_box(input)).unwrap()),
             ),
-            ("plugbox (fuel + epochs)", Box::new(|input| both.call(input).unwrap().output)),
+            (
+                "plugbox (fuel + epochs)",
+                Box::new(|input| both.call(input).unwrap().output),
+            ),
             (
                 "plugbox deadline only (epochs)",
                 Box::new(|input| deadline.call(input).unwrap().output),
@@ -199,18 +204,21 @@ fn main() {
 
     // Stop latency.
     let spin = plugbox_artifacts::SPIN;
-    let started = Instant::now();
     let mut spinner = instance(&fuel_only, spin, fuel_limits);
+    let started = Instant::now();
     let stop = until_deadline(spinner.call_async(b""), started + Duration::from_millis(50));
     let took = started.elapsed();
     println!(
-        "spin, 50 ms deadline: prototype stopped it after {took:.1?} ({:?} yields); ",
+        "spin, 50 ms deadline: prototype stopped it after {took:.1?} ({:?} yields)",
         stop.err()
     );
+    let mut spinner = instance(
+        &default,
+        spin,
+        Limits::default().deadline(Duration::from_millis(50)),
+    );
     let started = Instant::now();
-    let error = instance(&default, spin, Limits::default().deadline(Duration::from_millis(50)))
-        .call(b"")
-        .unwrap_err();
+    let error = spinner.call(b"").unwrap_err();
     println!("  epochs: {} after {:.1?}", error.kind(), started.elapsed());
 
     let slow_default = engine(Engine::builder().kv_store(Arc::new(Slow)));

@@ -111,14 +111,12 @@ pub fn measure(n: u32) -> Result<Compute, String> {
             .map_err(|error| format!("plugbox: {error}"))
     };
     let mut instance = instance_on(plugbox::Engine::builder())?;
-    let mut deadline_only = instance_on(
-        plugbox::Engine::builder().metering(plugbox::Metering::DeadlineOnly),
-    )?;
+    let mut deadline_only =
+        instance_on(plugbox::Engine::builder().metering(plugbox::Metering::DeadlineOnly))?;
     let mut fuel_only =
         instance_on(plugbox::Engine::builder().metering(plugbox::Metering::FuelOnly))?;
-    let mut guarded = instance_on(
-        plugbox::Engine::builder().memory_profile(plugbox::MemoryProfile::Guarded),
-    )?;
+    let mut guarded =
+        instance_on(plugbox::Engine::builder().memory_profile(plugbox::MemoryProfile::Guarded))?;
     let tick = plugbox::Engine::builder()
         .allocator(plugbox::Allocator::Pooling { capacity: 1 })
         .build()

@@ -87,7 +87,12 @@ impl Instance {
     ) {
         let engine = self.tenant.engine();
         let (tick, metering) = (engine.epoch_tick(), engine.metering());
-        (&mut self.tenant.store, self.component.clone(), tick, metering)
+        (
+            &mut self.tenant.store,
+            self.component.clone(),
+            tick,
+            metering,
+        )
     }
 
     /// Instantiates a plugin linked with WASI's async bindings, under the
@@ -253,11 +258,7 @@ impl Instance {
     /// error.
     fn respond(
         &self,
-        (answer, fuel_used, elapsed): (
-            std::result::Result<Vec<u8>, String>,
-            Option<u64>,
-            Duration,
-        ),
+        (answer, fuel_used, elapsed): (std::result::Result<Vec<u8>, String>, Option<u64>, Duration),
     ) -> Result<Response> {
         let limit = self.tenant.limits().output_bytes();
         match answer {

@@ -155,7 +155,6 @@ impl Tenant {
         self.fuel_yields
     }
 
-
     /// The engine this tenant belongs to.
     #[cfg_attr(not(feature = "wasi"), allow(dead_code))]
     pub(crate) fn engine(&self) -> &Engine {
@@ -323,7 +322,8 @@ impl Tenant {
         } else {
             None
         };
-        let deadline = crate::wasi::watchdog_deadline(started.0, deadline, self.engine.epoch_tick());
+        let deadline =
+            crate::wasi::watchdog_deadline(started.0, deadline, self.engine.epoch_tick());
         (self.canceller(), deadline)
     }
 }

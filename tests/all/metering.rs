@@ -35,7 +35,10 @@ pub fn engine(metering: Metering) -> Engine {
 
 /// The polyglot engine (shared cache) with `metering`.
 pub fn polyglot_engine(metering: Metering) -> Engine {
-    crate::polyglot::builder().metering(metering).build().unwrap()
+    crate::polyglot::builder()
+        .metering(metering)
+        .build()
+        .unwrap()
 }
 
 /// Limits for a deadline test under `metering`: the deadline, and where
@@ -157,7 +160,10 @@ fn a_python_plugin_meets_every_limit_its_engine_meters() {
             for attack in ["spin", "sleep 60000"] {
                 let (message, took) =
                     stopped(&deadline, attack.as_bytes(), ErrorKind::DeadlineExceeded);
-                assert!(message.contains("100ms"), "{metering:?} {attack}: {message}");
+                assert!(
+                    message.contains("100ms"),
+                    "{metering:?} {attack}: {message}"
+                );
                 assert_at_the_deadline(took, &format!("{metering:?} {attack}"));
             }
         }
@@ -189,7 +195,10 @@ fn the_default_limits_work_on_every_engine() {
 #[test]
 fn fuel_is_not_reported_where_it_is_not_counted() {
     let engine = engine(Metering::DeadlineOnly);
-    let fib = crate::plugin(&engine, "fib").instantiate().unwrap().call(b"20");
+    let fib = crate::plugin(&engine, "fib")
+        .instantiate()
+        .unwrap()
+        .call(b"20");
     let response = fib.unwrap();
     assert_eq!(response.output, b"6765");
     assert_eq!(response.fuel_used, None);
@@ -215,8 +224,7 @@ fn a_fuel_limit_on_an_engine_without_fuel_is_refused() {
 #[test]
 fn a_deadline_on_an_engine_without_epochs_is_refused() {
     let engine = engine(Metering::FuelOnly);
-    let spin =
-        crate::plugin(&engine, "spin").with_limits(Limits::default().deadline(DEADLINE));
+    let spin = crate::plugin(&engine, "spin").with_limits(Limits::default().deadline(DEADLINE));
     let error = spin.instantiate().unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Config, "{error:?}");
     let message = error.to_string();
@@ -258,8 +266,13 @@ fn a_policy_asking_for_an_unmetered_limit_is_refused_naming_its_line() {
             "[limits]\ndeadline_ms = 100\n"
         };
         let policy = Policy::from_toml_str(metered, "policy.toml").unwrap();
-        let plugin = crate::plugin(&engine, "hello").with_policy(&policy).unwrap();
-        assert_eq!(plugin.instantiate().unwrap().call(b"ok").unwrap().output, b"OK");
+        let plugin = crate::plugin(&engine, "hello")
+            .with_policy(&policy)
+            .unwrap();
+        assert_eq!(
+            plugin.instantiate().unwrap().call(b"ok").unwrap().output,
+            b"OK"
+        );
     }
 }
 
@@ -277,8 +290,5 @@ fn profiles_need_epochs() {
     let mut hello = crate::plugin(&engine, "hello").instantiate().unwrap();
     let error = hello.start_profiling().unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Config, "{error:?}");
-    assert!(
-        error.to_string().contains("Metering::FuelOnly"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("Metering::FuelOnly"), "{error}");
 }

@@ -53,9 +53,7 @@ impl MemoryProfile {
     pub(crate) fn pooled_slot_bytes(self, slot: u64) -> u64 {
         match self {
             Self::Dense => slot,
-            Self::Guarded => slot
-                .max(GUARDED_RESERVATION)
-                .saturating_add(GUARDED_GUARD),
+            Self::Guarded => slot.max(GUARDED_RESERVATION).saturating_add(GUARDED_GUARD),
         }
     }
 

@@ -4,7 +4,10 @@ use super::EngineBuilder;
 use super::builder::Allocator;
 
 impl EngineBuilder {
-    pub(super) fn wasmtime_config(&self, pool: Option<wasmtime::PoolingAllocationConfig>) -> wasmtime::Config {
+    pub(super) fn wasmtime_config(
+        &self,
+        pool: Option<wasmtime::PoolingAllocationConfig>,
+    ) -> wasmtime::Config {
         let mut config = wasmtime::Config::new();
         config
             .wasm_component_model(true)
