@@ -116,12 +116,19 @@ pub struct Run {
     /// capabilities. The flags below override its limits.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
-    /// Fuel for the call (default 1000000000).
+    /// Fuel for the call (default 1000000000; needs a metering with fuel).
     #[arg(long, value_name = "N")]
     pub fuel: Option<u64>,
-    /// Wall-clock deadline for the call, in milliseconds (default 1000).
+    /// Wall-clock deadline for the call, in milliseconds (default 1000;
+    /// needs a metering with the deadline).
     #[arg(long, value_name = "MS")]
     pub timeout: Option<u64>,
+    /// What the engine meters: fuel-and-deadline (default), deadline-only
+    /// (no fuel counted) or fuel-only (no deadline: nothing bounds the
+    /// call's wall-clock time). A --fuel, --timeout or policy limit the
+    /// engine does not meter is refused.
+    #[arg(long, value_name = "MODE", default_value = "fuel-and-deadline", value_parser = parse_metering)]
+    pub metering: plugbox::Metering,
     /// Largest linear memory: bytes, or with a unit (64KiB, 16MiB, 1GiB;
     /// default 16MiB).
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
@@ -232,6 +239,18 @@ pub struct Density {
 }
 
 /// A `--workload` name.
+/// `--metering`: the name of a [`plugbox::Metering`] in kebab case.
+pub fn parse_metering(text: &str) -> Result<plugbox::Metering, String> {
+    match text {
+        "fuel-and-deadline" => Ok(plugbox::Metering::FuelAndDeadline),
+        "deadline-only" => Ok(plugbox::Metering::DeadlineOnly),
+        "fuel-only" => Ok(plugbox::Metering::FuelOnly),
+        other => Err(format!(
+            "unknown metering `{other}`: fuel-and-deadline, deadline-only or fuel-only"
+        )),
+    }
+}
+
 pub fn parse_workload(text: &str) -> Result<plugbox_density::Workload, String> {
     plugbox_density::Workload::parse(text)
 }

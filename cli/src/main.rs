@@ -81,7 +81,11 @@ const MAX_WASM32_MEMORY: usize = 1 << 32;
 /// The most `run --input-file` reads when no policy bounds the input.
 const MAX_INPUT_FILE_BYTES: u64 = 256 << 20;
 
-fn engine_for(memory_bytes: usize, cache: &args::CacheArgs) -> Result<Engine, Failure> {
+fn engine_for(
+    memory_bytes: usize,
+    cache: &args::CacheArgs,
+    metering: plugbox::Metering,
+) -> Result<Engine, Failure> {
     if memory_bytes > MAX_WASM32_MEMORY {
         return Err(Failure {
             message: format!(
@@ -99,7 +103,8 @@ fn engine_for(memory_bytes: usize, cache: &args::CacheArgs) -> Result<Engine, Fa
     let mut builder = Engine::builder()
         .allocator(Allocator::Pooling { capacity: 1 })
         .memory_slot_bytes(slot)
-        .component_model_async(true);
+        .component_model_async(true)
+        .metering(metering);
     if let Some(dir) = cache.dir() {
         builder = builder.cache_dir(dir);
     }
@@ -131,18 +136,20 @@ fn run_plugin(run: &Run) -> Result<(), Failure> {
     // The policy's limits, then the flags on top of them.
     let base = policy.limits();
     let memory = run.memory.unwrap_or(base.memory_bytes());
-    let mut limits = base
-        .fuel(run.fuel.unwrap_or(base.fuel_per_call()))
-        .deadline(
-            run.timeout
-                .map_or(base.deadline_per_call(), Duration::from_millis),
-        )
-        .max_memory_bytes(memory);
+    // Only what was given is set: a limit left at its default is not
+    // refused by an engine that does not meter it.
+    let mut limits = base.max_memory_bytes(memory);
+    if let Some(fuel) = run.fuel {
+        limits = limits.fuel(fuel);
+    }
+    if let Some(ms) = run.timeout {
+        limits = limits.deadline(Duration::from_millis(ms));
+    }
     if run.policy.is_none() {
         // Without a policy, whatever was given on the command line goes in.
         limits = limits.max_input_bytes(input.len().max(base.input_bytes()));
     }
-    let engine = engine_for(memory, &run.cache)?;
+    let engine = engine_for(memory, &run.cache, run.metering)?;
     let plugin = Plugin::new(&engine, &read(&engine, &run.plugin)?)?
         .with_policy(&policy)?
         .with_limits(limits);
@@ -188,9 +195,11 @@ fn run_plugin(run: &Run) -> Result<(), Failure> {
             stdout.flush()
         })
         .map_err(|error| Failure::io("writing the output", error))?;
+    let fuel = response
+        .fuel_used
+        .map_or_else(|| "not metered".to_string(), |fuel| fuel.to_string());
     eprintln!(
-        "fuel used: {}, time: {:.3} ms",
-        response.fuel_used,
+        "fuel used: {fuel}, time: {:.3} ms",
         response.elapsed.as_secs_f64() * 1e3
     );
     Ok(())
@@ -230,7 +239,11 @@ fn read(engine: &Engine, source: &PluginSource) -> Result<Vec<u8>, Failure> {
 /// linking against what the host provides, the engine's budgets): exits
 /// non-zero with the same reason when `run` would refuse the component.
 fn inspect_plugin(inspect: &Inspect) -> Result<(), Failure> {
-    let engine = engine_for(Limits::default().memory_bytes(), &inspect.cache)?;
+    let engine = engine_for(
+        Limits::default().memory_bytes(),
+        &inspect.cache,
+        plugbox::Metering::default(),
+    )?;
     let bytes = read(&engine, &inspect.plugin)?;
     let info = plugbox::inspect(&engine, &bytes)?;
     say(&info.to_string())?;

@@ -79,7 +79,14 @@ fn density_writes_a_report_with_the_issue_shape() {
         assert!(positive(&node["tenants"]), "{node}");
     }
     assert!(table.contains("tenants per node"), "{table}");
-    for field in ["native_ms", "wasm_ms", "wasm_fuel_ms"] {
+    for field in [
+        "native_ms",
+        "wasm_ms",
+        "wasm_fuel_ms",
+        "plugbox_deadline_only_ms",
+        "plugbox_fuel_only_ms",
+        "plugbox_guarded_ms",
+    ] {
         assert!(positive(&report["compute"][field]), "{report}");
     }
     assert!(dir.path().join("report.svg").is_file());

@@ -15,6 +15,12 @@
 //!   ticker);
 //! - `plugbox`: a plugbox `Instance::call` (fuel and epochs on, limits armed:
 //!   what an embedder gets);
+//! - `plugbox-deadline-only`, `plugbox-fuel-only`: the same on engines
+//!   metering only the deadline or only fuel (`EngineBuilder::metering`);
+//! - `plugbox-guarded`: the default engine with guard regions instead of
+//!   explicit bounds checks (`MemoryProfile::Guarded`; fib touches little
+//!   memory, so this shows the profile costs nothing on calls, not what it
+//!   saves on memory-heavy code);
 //! - `native_twin`: the twin executable as a `process` worker, over pipes
 //!   (one round trip; the input is large enough for IPC to be negligible).
 //!
@@ -57,6 +63,12 @@ pub struct Compute {
     pub wasm_fuel_epoch_ms: f64,
     /// plugbox `Instance::call` (fuel + epochs + limits).
     pub plugbox_ms: f64,
+    /// plugbox on an engine metering the deadline only.
+    pub plugbox_deadline_only_ms: f64,
+    /// plugbox on an engine metering fuel only.
+    pub plugbox_fuel_only_ms: f64,
+    /// plugbox on the default engine with `MemoryProfile::Guarded`.
+    pub plugbox_guarded_ms: f64,
     /// The native twin as a `process` worker, one round trip.
     pub native_twin_ms: Option<f64>,
     /// The fastest of the calls of each variant, ms: less sensitive than
@@ -71,6 +83,12 @@ pub struct Compute {
     pub wasm_epoch_ratio: f64,
     /// `plugbox_ms / native_ms`.
     pub plugbox_ratio: f64,
+    /// `plugbox_deadline_only_ms / native_ms`.
+    pub plugbox_deadline_only_ratio: f64,
+    /// `plugbox_fuel_only_ms / native_ms`.
+    pub plugbox_fuel_only_ratio: f64,
+    /// `plugbox_guarded_ms / native_ms`.
+    pub plugbox_guarded_ratio: f64,
 }
 
 /// Measures every variant computing `fib(n)`.
@@ -83,20 +101,31 @@ pub fn measure(n: u32) -> Result<Compute, String> {
     let expected = plugbox_plugin_fib::__plugbox_handle(&input)
         .map_err(|error| format!("native fib: {error}"))?;
     let bytes = plugbox_artifacts::FIB.bytes;
-    let engine = plugbox::Engine::builder()
+    let instance_on = |builder: plugbox::EngineBuilder| -> Result<plugbox::Instance, String> {
+        let engine = builder
+            .allocator(plugbox::Allocator::Pooling { capacity: 1 })
+            .build()
+            .map_err(|error| format!("plugbox engine: {error}"))?;
+        plugbox::Plugin::new(&engine, bytes)
+            .and_then(|plugin| plugin.instantiate())
+            .map_err(|error| format!("plugbox: {error}"))
+    };
+    let mut instance = instance_on(plugbox::Engine::builder())?;
+    let mut deadline_only =
+        instance_on(plugbox::Engine::builder().metering(plugbox::Metering::DeadlineOnly))?;
+    let mut fuel_only =
+        instance_on(plugbox::Engine::builder().metering(plugbox::Metering::FuelOnly))?;
+    let mut guarded =
+        instance_on(plugbox::Engine::builder().memory_profile(plugbox::MemoryProfile::Guarded))?;
+    let tick = plugbox::Engine::builder()
         .allocator(plugbox::Allocator::Pooling { capacity: 1 })
         .build()
-        .map_err(|error| format!("plugbox engine: {error}"))?;
-    let tick = engine.epoch_tick();
+        .map_err(|error| format!("plugbox engine: {error}"))?
+        .epoch_tick();
     let mut wasm = RawWasm::new(bytes, false, None)?;
     let mut wasm_fuel = RawWasm::new(bytes, true, None)?;
     let mut wasm_epoch = RawWasm::new(bytes, false, Some(tick))?;
     let mut wasm_both = RawWasm::new(bytes, true, Some(tick))?;
-    let plugin =
-        plugbox::Plugin::new(&engine, bytes).map_err(|error| format!("plugbox: {error}"))?;
-    let mut instance = plugin
-        .instantiate()
-        .map_err(|error| format!("plugbox: {error}"))?;
     let mut twin = plugbox_artifacts::FIB
         .native
         .and_then(|twin| Worker::start(Isolation::Process, twin).ok());
@@ -121,15 +150,10 @@ pub fn measure(n: u32) -> Result<Compute, String> {
             "wasm+fuel+epochs",
             Box::new(|input: &[u8]| wasm_both.call(black_box(input))),
         ),
-        (
-            "plugbox",
-            Box::new(|input: &[u8]| {
-                instance
-                    .call(black_box(input))
-                    .map(|response| response.output)
-                    .map_err(|error| format!("plugbox call: {error}"))
-            }),
-        ),
+        ("plugbox", plugbox_call(&mut instance)),
+        ("plugbox-deadline-only", plugbox_call(&mut deadline_only)),
+        ("plugbox-fuel-only", plugbox_call(&mut fuel_only)),
+        ("plugbox-guarded", plugbox_call(&mut guarded)),
     ];
     if let Some(worker) = twin.as_mut() {
         variants.push((
@@ -165,20 +189,35 @@ pub fn measure(n: u32) -> Result<Compute, String> {
             Some(((*name).to_string(), fastest))
         })
         .collect();
+    let names: Vec<&str> = variants.iter().map(|(name, _)| *name).collect();
     drop(variants);
     if let Some(worker) = twin {
         let _ = worker.stop();
     }
-    let medians: Vec<Option<f64>> = samples.iter_mut().map(|times| median(times)).collect();
-    let get = |index: usize| -> Result<f64, String> {
+    let medians: BTreeMap<&str, f64> = names
+        .iter()
+        .zip(samples.iter_mut())
+        .filter_map(|(name, times)| Some((*name, median(times)?)))
+        .collect();
+    let get = |name: &str| -> Result<f64, String> {
         medians
-            .get(index)
+            .get(name)
             .copied()
-            .flatten()
-            .ok_or_else(|| "no samples".to_string())
+            .ok_or_else(|| format!("no samples of {name}"))
     };
-    let (native_ms, wasm_ms, wasm_fuel_ms, wasm_epoch_ms, wasm_fuel_epoch_ms, plugbox_ms) =
-        (get(0)?, get(1)?, get(2)?, get(3)?, get(4)?, get(5)?);
+    let native_ms = get("native")?;
+    let (wasm_ms, wasm_fuel_ms, wasm_epoch_ms, wasm_fuel_epoch_ms) = (
+        get("wasm")?,
+        get("wasm+fuel")?,
+        get("wasm+epochs")?,
+        get("wasm+fuel+epochs")?,
+    );
+    let (plugbox_ms, plugbox_deadline_only_ms, plugbox_fuel_only_ms, plugbox_guarded_ms) = (
+        get("plugbox")?,
+        get("plugbox-deadline-only")?,
+        get("plugbox-fuel-only")?,
+        get("plugbox-guarded")?,
+    );
     Ok(Compute {
         fib_n: n,
         epoch_tick_ms: tick.as_secs_f64() * 1e3,
@@ -188,12 +227,28 @@ pub fn measure(n: u32) -> Result<Compute, String> {
         wasm_epoch_ms,
         wasm_fuel_epoch_ms,
         plugbox_ms,
-        native_twin_ms: get(6).ok(),
+        plugbox_deadline_only_ms,
+        plugbox_fuel_only_ms,
+        plugbox_guarded_ms,
+        native_twin_ms: get("native twin").ok(),
         fastest_ms,
         wasm_ratio: wasm_ms / native_ms,
         wasm_fuel_ratio: wasm_fuel_ms / native_ms,
         wasm_epoch_ratio: wasm_epoch_ms / native_ms,
         plugbox_ratio: plugbox_ms / native_ms,
+        plugbox_deadline_only_ratio: plugbox_deadline_only_ms / native_ms,
+        plugbox_fuel_only_ratio: plugbox_fuel_only_ms / native_ms,
+        plugbox_guarded_ratio: plugbox_guarded_ms / native_ms,
+    })
+}
+
+/// A plugbox call of `instance`, as a variant.
+fn plugbox_call(instance: &mut plugbox::Instance) -> Variant<'_> {
+    Box::new(|input: &[u8]| {
+        instance
+            .call(black_box(input))
+            .map(|response| response.output)
+            .map_err(|error| format!("plugbox call: {error}"))
     })
 }
 

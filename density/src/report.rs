@@ -240,7 +240,9 @@ impl Report {
                 "\ncompute, fib({}) per call: native {:.2} ms; wasm {:.2} ms ({:.2}×); \
                  wasm+fuel {:.2} ms ({:.2}×); wasm+epochs {:.2} ms ({:.2}×); \
                  wasm+fuel+epochs {:.2} ms ({:.2}×); plugbox call {:.2} ms ({:.2}×); \
-                 native twin over pipes {} (epochs: a ticker every {} ms, as plugbox's)",
+                 plugbox deadline only {:.2} ms ({:.2}×); plugbox fuel only {:.2} ms \
+                 ({:.2}×); plugbox guarded {:.2} ms ({:.2}×); native twin over pipes {} \
+                 (epochs: a ticker every {} ms, as plugbox's)",
                 c.fib_n,
                 c.native_ms,
                 c.wasm_ms,
@@ -253,6 +255,12 @@ impl Report {
                 c.wasm_fuel_epoch_ms / c.native_ms,
                 c.plugbox_ms,
                 c.plugbox_ratio,
+                c.plugbox_deadline_only_ms,
+                c.plugbox_deadline_only_ratio,
+                c.plugbox_fuel_only_ms,
+                c.plugbox_fuel_only_ratio,
+                c.plugbox_guarded_ms,
+                c.plugbox_guarded_ratio,
                 c.native_twin_ms
                     .map_or("-".into(), |ms| format!("{ms:.2} ms")),
                 c.epoch_tick_ms,

@@ -53,7 +53,8 @@ fn main() -> Result<(), plugbox::Error> {
         match scored {
             Ok(response) => println!(
                 "{category:>5}: {:.3} ({} fuel)",
-                response.value, response.fuel_used
+                response.value,
+                response.fuel_used.unwrap_or_default()
             ),
             Err(error) if error.kind() == ErrorKind::DeadlineExceeded => {
                 println!("{category:>5}: stopped ({error})");

@@ -27,7 +27,7 @@ fn main() -> Result<(), plugbox::Error> {
         Ok(response) => println!(
             "{}\n({} of 11,000,000 instructions, {:?})",
             String::from_utf8_lossy(&response.output),
-            response.fuel_used,
+            response.fuel_used.unwrap_or_default(),
             response.elapsed
         ),
         Err(error) if error.kind() == ErrorKind::Guest => println!("rejected: {}", error.message()),

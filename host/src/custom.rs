@@ -198,8 +198,9 @@ pub struct CustomInstance {
 pub struct CustomResponse<R> {
     /// What the closure returned.
     pub value: R,
-    /// Fuel the call consumed.
-    pub fuel_used: u64,
+    /// Fuel the call consumed, on an engine that meters fuel (`None` under
+    /// [`Metering::DeadlineOnly`](crate::Metering::DeadlineOnly)).
+    pub fuel_used: Option<u64>,
     /// Wall time of the call.
     pub elapsed: Duration,
 }

@@ -106,8 +106,12 @@ impl Authority {
         policy: &crate::Policy,
         identity: &crate::plugin::Identity,
     ) -> crate::Result<Self> {
+        let limits = policy.limits();
+        engine.metering().check(&limits, |field| {
+            policy.origin.locate(&format!("limits.{field}"))
+        })?;
         Ok(Self {
-            limits: policy.limits(),
+            limits,
             host: Arc::new(HostGrants::configure(engine, policy, identity)?),
             #[cfg(feature = "wasi")]
             wasi: Arc::new(crate::wasi::Grants::configure(policy)?),

@@ -38,8 +38,10 @@ pub struct Instance {
 pub struct Response {
     /// The plugin's response bytes.
     pub output: Vec<u8>,
-    /// Fuel the call consumed (about one unit per wasm instruction).
-    pub fuel_used: u64,
+    /// Fuel the call consumed (about one unit per wasm instruction), on an
+    /// engine that meters fuel; `None` under
+    /// [`Metering::DeadlineOnly`](crate::Metering::DeadlineOnly).
+    pub fuel_used: Option<u64>,
     /// Wall time of the call, from entering the plugin to getting its result.
     pub elapsed: Duration,
 }
@@ -72,7 +74,8 @@ impl Instance {
         })
     }
 
-    /// The store to profile, the component it runs and the engine's tick.
+    /// The store to profile, the component it runs, the engine's tick and
+    /// its metering.
     #[cfg(feature = "profiling")]
     pub(crate) fn profiling_parts(
         &mut self,
@@ -80,9 +83,16 @@ impl Instance {
         &mut wasmtime::Store<HostContext>,
         wasmtime::component::Component,
         Duration,
+        crate::Metering,
     ) {
-        let tick = self.tenant.engine().epoch_tick();
-        (&mut self.tenant.store, self.component.clone(), tick)
+        let engine = self.tenant.engine();
+        let (tick, metering) = (engine.epoch_tick(), engine.metering());
+        (
+            &mut self.tenant.store,
+            self.component.clone(),
+            tick,
+            metering,
+        )
     }
 
     /// Instantiates a plugin linked with WASI's async bindings, under the
@@ -96,7 +106,7 @@ impl Instance {
             wasmtime::component::Instance,
         ) -> wasmtime::Result<X>,
     ) -> Result<X> {
-        tenant.charge_fiber_stack()?;
+        tenant.on_fiber()?;
         let started = crate::tenant::Started(std::time::Instant::now());
         let (canceller, deadline) = tenant.watchdog(&started);
         let runtime = tenant.engine().io_runtime()?.clone();
@@ -109,7 +119,7 @@ impl Instance {
                 .await?;
             load(store, instance)
         };
-        let outcome = crate::wasi::block_on(crate::wasi::watch(
+        let outcome = crate::fiber::block_on(crate::wasi::watch(
             &runtime,
             instantiate,
             deadline,
@@ -149,7 +159,10 @@ impl Instance {
     pub fn call(&mut self, input: &[u8]) -> Result<Response> {
         #[cfg(feature = "wasi")]
         if self.watched {
-            return crate::wasi::block_on(self.call_watched(input, Mode::SyncOnFiber));
+            return crate::fiber::block_on(self.call_watched(input, Mode::SyncOnFiber));
+        }
+        if self.tenant.runs_on_fiber() {
+            return crate::fiber::block_on(self.call_on_fiber(input, Mode::SyncOnFiber));
         }
         self.check_input(input)?;
         let started = self.tenant.begin(Mode::Sync)?;
@@ -181,13 +194,30 @@ impl Instance {
         if self.watched {
             return self.call_watched(input, Mode::Async).await;
         }
+        self.call_on_fiber(input, Mode::Async).await
+    }
+
+    /// A call of a plugin without WASI on a fiber: every `call_async`, and
+    /// on an engine without epochs every call after the first `call_async`
+    /// (the store then yields on fuel, which only a fiber can). Without
+    /// epochs a cancel stops it at a fuel yield.
+    async fn call_on_fiber(&mut self, input: &[u8], mode: Mode) -> Result<Response> {
         self.check_input(input)?;
-        let started = self.tenant.begin(Mode::Async)?;
-        let result = self
+        let started = self.tenant.begin(mode)?;
+        let canceller = self.tenant.canceller();
+        let at_yields = self.tenant.runs_on_fiber();
+        let call = self
             .async_bindings
             .plugbox_plugin_handler()
-            .call_handle(&mut self.tenant.store, input)
-            .await;
+            .call_handle(&mut self.tenant.store, input);
+        let result = if at_yields {
+            match crate::fiber::until_cancelled(call, &canceller).await {
+                Ok(result) => result,
+                Err(stop) => return Err(self.tenant.stopped(stop)),
+            }
+        } else {
+            call.await
+        };
         let ended = self.tenant.end(started, result)?;
         self.respond(ended)
     }
@@ -228,7 +258,7 @@ impl Instance {
     /// error.
     fn respond(
         &self,
-        (answer, fuel_used, elapsed): (std::result::Result<Vec<u8>, String>, u64, Duration),
+        (answer, fuel_used, elapsed): (std::result::Result<Vec<u8>, String>, Option<u64>, Duration),
     ) -> Result<Response> {
         let limit = self.tenant.limits().output_bytes();
         match answer {

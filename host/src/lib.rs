@@ -16,7 +16,7 @@
 //! let mut tenant = plugin.instantiate()?;
 //! let response = tenant.call(b"hello, plugbox")?;
 //! assert_eq!(response.output, b"HELLO, PLUGBOX");
-//! println!("{} fuel, {:?}", response.fuel_used, response.elapsed);
+//! println!("{:?} fuel, {:?}", response.fuel_used, response.elapsed);
 //!
 //! // Misbehaviour is a typed error, and the host keeps going.
 //! let spin = Plugin::new(&engine, plugbox_artifacts::SPIN.bytes)?
@@ -61,6 +61,7 @@ mod custom;
 mod describe;
 mod engine;
 mod error;
+mod fiber;
 mod host;
 mod hostfns;
 mod instance;
@@ -82,7 +83,7 @@ mod world;
 pub use cancel::Canceller;
 pub use custom::{CustomInstance, CustomPlugin, CustomResponse, CustomWorld};
 pub use describe::{ComponentInfo, Function, Item, ItemKind};
-pub use engine::{Allocator, Engine, EngineBuilder};
+pub use engine::{Allocator, Engine, EngineBuilder, MemoryProfile, Metering};
 pub use error::{Error, ErrorKind, Result};
 pub use host::HostContext;
 pub use instance::{Instance, Response};

@@ -3,6 +3,11 @@
 
 use std::time::Duration;
 
+/// Fuel per call unless set.
+const DEFAULT_FUEL: u64 = 1_000_000_000;
+/// Deadline per call unless set.
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(1);
+
 /// What one plugin instance may consume. Every field has a documented default
 /// ([`Limits::default`]); set fields with the `#[must_use]` setters.
 ///
@@ -11,6 +16,11 @@ use std::time::Duration;
 /// the memory, table and instance counts apply to the instance for its whole
 /// life. Instantiation itself (which may run a start function) runs under the
 /// same fuel and deadline as one call.
+///
+/// Two `Limits` are equal when they set the same limits: a fuel limit or
+/// deadline set to its default value differs from one left unset, as only a
+/// set one is refused by an engine that does not meter it
+/// ([`Metering`](crate::Metering)).
 ///
 /// ```
 /// use std::time::Duration;
@@ -24,8 +34,13 @@ use std::time::Duration;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    fuel: u64,
-    deadline: Duration,
+    /// `None`: the default, enforced where the engine meters fuel; set, it
+    /// is refused by an engine that does not ([`Metering`]).
+    ///
+    /// [`Metering`]: crate::Metering
+    fuel: Option<u64>,
+    /// As `fuel`, for the deadline.
+    deadline: Option<Duration>,
     max_memory_bytes: usize,
     max_table_elements: usize,
     max_instances: usize,
@@ -43,6 +58,10 @@ impl Default for Limits {
     /// |---|---|
     /// | fuel per call | 1,000,000,000 (about 0.1–0.2 s of compute on a current x86 core) |
     /// | deadline per call | 1 s |
+    ///
+    /// The default fuel and deadline apply where the engine meters them
+    /// ([`Metering`](crate::Metering)); on an engine that meters only one,
+    /// the other default is not enforced, and setting it is an error.
     /// | max linear memory | 16 MiB (and never more than the engine's memory slot) |
     /// | max table elements | 10,000 |
     /// | max core instances | 16 |
@@ -53,8 +72,8 @@ impl Default for Limits {
     /// | max log bytes per call | 64 KiB |
     fn default() -> Self {
         Self {
-            fuel: 1_000_000_000,
-            deadline: Duration::from_secs(1),
+            fuel: None,
+            deadline: None,
             max_memory_bytes: 16 << 20,
             max_table_elements: 10_000,
             max_instances: 16,
@@ -70,9 +89,20 @@ impl Default for Limits {
 impl Limits {
     /// Fuel per call: roughly one unit per wasm instruction. Exhausting it
     /// traps with [`ErrorKind::FuelExhausted`](crate::ErrorKind::FuelExhausted).
+    ///
+    /// Needs an engine that meters fuel ([`Metering::FuelAndDeadline`], the
+    /// default, or [`Metering::FuelOnly`]); on a [`Metering::DeadlineOnly`]
+    /// engine a plugin with this limit set is refused with
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) when the limits are
+    /// applied ([`Plugin::with_policy`](crate::Plugin::with_policy), or
+    /// instantiation for [`Plugin::with_limits`](crate::Plugin::with_limits)).
+    ///
+    /// [`Metering::FuelAndDeadline`]: crate::Metering::FuelAndDeadline
+    /// [`Metering::FuelOnly`]: crate::Metering::FuelOnly
+    /// [`Metering::DeadlineOnly`]: crate::Metering::DeadlineOnly
     #[must_use]
     pub fn fuel(mut self, fuel: u64) -> Self {
-        self.fuel = fuel;
+        self.fuel = Some(fuel);
         self
     }
 
@@ -84,9 +114,21 @@ impl Limits {
     /// never stops before `deadline`, and stops at the first tick after it,
     /// so a loaded machine whose ticker thread runs late delays the stop by
     /// that lateness only, not by a lateness per tick.
+    ///
+    /// Needs an engine that meters the deadline
+    /// ([`Metering::FuelAndDeadline`], the default, or
+    /// [`Metering::DeadlineOnly`]); on a [`Metering::FuelOnly`] engine a
+    /// plugin with this limit set is refused with
+    /// [`ErrorKind::Config`](crate::ErrorKind::Config) when the limits are
+    /// applied ([`Plugin::with_policy`](crate::Plugin::with_policy), or
+    /// instantiation for [`Plugin::with_limits`](crate::Plugin::with_limits)).
+    ///
+    /// [`Metering::FuelAndDeadline`]: crate::Metering::FuelAndDeadline
+    /// [`Metering::FuelOnly`]: crate::Metering::FuelOnly
+    /// [`Metering::DeadlineOnly`]: crate::Metering::DeadlineOnly
     #[must_use]
     pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.deadline = deadline;
+        self.deadline = Some(deadline);
         self
     }
 
@@ -154,14 +196,38 @@ impl Limits {
         self
     }
 
-    /// Fuel per call.
+    /// Fuel per call (the default unless [`fuel`](Self::fuel) set it), on an
+    /// engine that meters fuel.
     pub fn fuel_per_call(&self) -> u64 {
+        self.fuel.unwrap_or(DEFAULT_FUEL)
+    }
+
+    /// Deadline per call (the default unless [`deadline`](Self::deadline)
+    /// set it), on an engine that meters the deadline.
+    pub fn deadline_per_call(&self) -> Duration {
+        self.deadline.unwrap_or(DEFAULT_DEADLINE)
+    }
+
+    /// The fuel limit if [`fuel`](Self::fuel) set one, `None` for the
+    /// default.
+    pub fn fuel_setting(&self) -> Option<u64> {
         self.fuel
     }
 
-    /// Deadline per call.
-    pub fn deadline_per_call(&self) -> Duration {
+    /// The deadline if [`deadline`](Self::deadline) set one, `None` for the
+    /// default.
+    pub fn deadline_setting(&self) -> Option<Duration> {
         self.deadline
+    }
+
+    /// The setter of a policy's `[limits]` field, for messages about limits
+    /// given in code.
+    pub(crate) fn setter_of(field: &str) -> &'static str {
+        match field {
+            "fuel" => "Limits::fuel",
+            "deadline_ms" => "Limits::deadline",
+            _ => "Limits",
+        }
     }
 
     /// Largest linear memory in bytes.

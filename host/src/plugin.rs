@@ -150,7 +150,10 @@ impl Plugin {
     ///
     /// [`ErrorKind::InvalidPolicy`] for inconsistent settings (e.g. a
     /// relative guest path, a mount that is not a directory),
-    /// [`ErrorKind::Io`] for a mount that cannot be opened.
+    /// [`ErrorKind::Io`] for a mount that cannot be opened,
+    /// [`ErrorKind::Config`] for a `fuel` or `deadline_ms` limit the engine
+    /// does not meter ([`EngineBuilder::metering`](crate::EngineBuilder::metering)),
+    /// naming the field, its line and the setting.
     pub fn with_policy(&self, policy: &crate::Policy) -> Result<Self> {
         Ok(Self {
             compiled: Arc::clone(&self.compiled),
@@ -200,7 +203,9 @@ impl Plugin {
     /// kinds ([`ErrorKind::MemoryLimit`], [`ErrorKind::InstanceLimit`], ...)
     /// when the component needs more than its [`Limits`] allow up front; a
     /// trap kind if its start function traps; [`ErrorKind::HostResources`]
-    /// when the operating system refuses the instance's memory.
+    /// when the operating system refuses the instance's memory;
+    /// [`ErrorKind::Config`] when its [`Limits`] set a fuel limit or deadline
+    /// the engine does not meter ([`EngineBuilder::metering`](crate::EngineBuilder::metering)).
     pub fn instantiate(&self) -> Result<Instance> {
         let state = self.authority.context(self.compiled.fit.imports_wasi)?;
         Instance::new(&self.compiled.engine, &self.compiled.pre, state)

@@ -52,14 +52,27 @@ impl Instance {
     /// while wasm runs (not in host calls) and at function entries and loop
     /// headers, where epochs are checked.
     ///
-    /// Needs the `profiling` feature.
+    /// Needs the `profiling` feature, and an engine with epochs (one that
+    /// meters the deadline: not [`Metering::FuelOnly`](crate::Metering::FuelOnly)).
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Config`] when a profile is already being recorded, or
-    /// when wasmtime cannot profile the component.
+    /// [`ErrorKind::Config`] when a profile is already being recorded, when
+    /// the engine has no epochs to sample at, or when wasmtime cannot profile
+    /// the component.
     pub fn start_profiling(&mut self) -> Result<()> {
-        let (store, component, tick) = self.profiling_parts();
+        let (store, component, tick, metering) = self.profiling_parts();
+        if !metering.meters_deadline() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "profiles are sampled at epoch ticks, and this engine has none: it was built \
+                     with EngineBuilder::metering({}); profile on an engine that meters the \
+                     deadline",
+                    metering.name()
+                ),
+            ));
+        }
         if store.data().profile.is_some() {
             return Err(Error::new(
                 ErrorKind::Config,
@@ -89,7 +102,7 @@ impl Instance {
     /// [`ErrorKind::Config`] when no profile is being recorded;
     /// [`ErrorKind::Io`] when `out` cannot be written.
     pub fn finish_profiling(&mut self, out: impl Write) -> Result<()> {
-        let (store, _, _) = self.profiling_parts();
+        let (store, _, _, _) = self.profiling_parts();
         let Some(recording) = store.data_mut().profile.take() else {
             return Err(Error::new(
                 ErrorKind::Config,

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, UpdateDeadline};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Metering};
 use crate::error::{Error, ErrorKind, Result};
+use crate::fiber::Stop;
 use crate::host::HostContext;
 use crate::limits::{Exceeded, Limits};
 
@@ -21,6 +22,10 @@ pub(crate) struct Tenant {
     /// A call began and has not ended: if the next call finds this set, the
     /// last one was abandoned (its future dropped mid-call).
     in_call: bool,
+    /// Under [`Metering::FuelOnly`], the store yields every
+    /// [`Metering::FUEL_YIELD_INTERVAL`] units of fuel, and so only runs wasm
+    /// on a fiber from then on ([`on_fiber`](Self::on_fiber)).
+    fuel_yields: bool,
     // Keeps the epoch ticker running while this instance lives.
     engine: Engine,
 }
@@ -63,12 +68,33 @@ impl Tenant {
         footprint: crate::mapping_budget::Footprint,
         context: HostContext,
     ) -> Result<Self> {
-        let charge = engine.budget().charge(footprint)?;
         let limits = *context.limiter.limits();
+        engine
+            .metering()
+            .check(&limits, |field| format!("{}: ", Limits::setter_of(field)))?;
+        let charge = engine.budget().charge(footprint)?;
         let mut store = Store::new(engine.wasmtime(), context);
         store.limiter(|context| &mut context.limiter);
-        // Runs at every epoch tick of a call: cancellation, the deadline, and
-        // for async calls a yield to the executor.
+        if engine.metering().meters_deadline() {
+            Self::watch_epochs(&mut store);
+        }
+        let mut tenant = Self {
+            store,
+            charge,
+            limits,
+            poisoned: None,
+            in_call: false,
+            fuel_yields: false,
+            engine: engine.clone(),
+        };
+        tenant.arm(Mode::Sync)?;
+        Ok(tenant)
+    }
+
+    /// Installs the callback that runs at every epoch tick of a call:
+    /// cancellation, the deadline, and for async calls a yield to the
+    /// executor.
+    fn watch_epochs(store: &mut Store<HostContext>) {
         store.epoch_deadline_callback(|mut store| {
             let context = store.data_mut();
             if context.canceller.requested() {
@@ -91,16 +117,6 @@ impl Tenant {
                 UpdateDeadline::Continue(1)
             })
         });
-        let mut tenant = Self {
-            store,
-            charge,
-            limits,
-            poisoned: None,
-            in_call: false,
-            engine: engine.clone(),
-        };
-        tenant.arm(Mode::Sync)?;
-        Ok(tenant)
     }
 
     /// The outcome of instantiating into [`store`](Self::store) as a typed
@@ -109,10 +125,34 @@ impl Tenant {
         result.map_err(|error| classify(error, &self.store, &self.limits, Stage::Instantiate))
     }
 
-    /// Charges the fiber stack this instance keeps from its first call on a
-    /// fiber (once; a no-op for pooled stacks, reserved at build).
-    pub(crate) fn charge_fiber_stack(&mut self) -> Result<()> {
-        self.charge.async_stack()
+    /// Prepares the store to run wasm on a fiber: charges the fiber stack
+    /// this instance keeps from its first call on one (once; a no-op for
+    /// pooled stacks, reserved at build) and, on an engine without epochs,
+    /// makes the store yield every [`Metering::FUEL_YIELD_INTERVAL`] units of
+    /// fuel, where a cancel can stop the call and an async call gives its
+    /// thread back. From then on the store only runs wasm on a fiber
+    /// ([`runs_on_fiber`](Self::runs_on_fiber)).
+    pub(crate) fn on_fiber(&mut self) -> Result<()> {
+        self.charge.async_stack()?;
+        if !self.fuel_yields && !self.engine.metering().meters_deadline() {
+            self.store
+                .fuel_async_yield_interval(Some(Metering::FUEL_YIELD_INTERVAL))
+                .map_err(|error| {
+                    Error::new(ErrorKind::Config, "wasmtime refused fuel yields")
+                        .with_wasmtime(error)
+                })?;
+            self.fuel_yields = true;
+        }
+        Ok(())
+    }
+
+    /// Whether every call must run on a fiber: the store yields on fuel
+    /// ([`on_fiber`](Self::on_fiber)), which wasmtime allows only there.
+    /// Such a call is stopped at a yield when cancelled
+    /// ([`crate::fiber::until_cancelled`]): no epoch callback sees the
+    /// cancel.
+    pub(crate) fn runs_on_fiber(&self) -> bool {
+        self.fuel_yields
     }
 
     /// The engine this tenant belongs to.
@@ -143,20 +183,20 @@ impl Tenant {
             None => {}
         }
         if mode != Mode::Sync {
-            self.charge_fiber_stack()?;
+            self.on_fiber()?;
         }
         self.arm(mode)?;
         self.in_call = true;
         Ok(Started(Instant::now()))
     }
 
-    /// Ends a call: its value with the fuel used and wall time, or the
-    /// typed error (poisoning the instance).
+    /// Ends a call: its value with the fuel used (where the engine meters
+    /// fuel) and wall time, or the typed error (poisoning the instance).
     pub(crate) fn end<R>(
         &mut self,
         started: Started,
         result: wasmtime::Result<R>,
-    ) -> Result<(R, u64, Duration)> {
+    ) -> Result<(R, Option<u64>, Duration)> {
         self.in_call = false;
         let elapsed = started.0.elapsed();
         let fuel_used = self.fuel_used();
@@ -166,11 +206,20 @@ impl Tenant {
                 let error = classify(error, &self.store, &self.limits, Stage::Call);
                 // No fiber stack (or no memory for one) for the call: when
                 // not one instruction ran, the instance is as good as before.
-                let never_ran = fuel_used == 0
-                    && matches!(
-                        error.kind(),
-                        ErrorKind::PoolExhausted | ErrorKind::HostResources
-                    );
+                // Without fuel to tell, only a full pool of fiber stacks,
+                // which wasmtime meets before entering the guest, is known
+                // not to have run; memory the OS refused may have been asked
+                // for by the guest.
+                let never_ran = match fuel_used {
+                    Some(used) => {
+                        used == 0
+                            && matches!(
+                                error.kind(),
+                                ErrorKind::PoolExhausted | ErrorKind::HostResources
+                            )
+                    }
+                    None => error.kind() == ErrorKind::PoolExhausted,
+                };
                 if !never_ran {
                     self.poisoned = Some(Poison::Trapped(error.kind()));
                 }
@@ -179,18 +228,24 @@ impl Tenant {
         }
     }
 
-    /// Ends a call (or an instantiation) that the WASI watchdog stopped
-    /// while the guest waited in a host call: the typed error, and the
-    /// instance poisoned (the guest was unwound midway).
-    #[cfg(feature = "wasi")]
-    pub(crate) fn stopped(&mut self, stop: crate::wasi::Stop) -> Error {
+    /// Ends a call (or an instantiation) that was stopped on its fiber:
+    /// by the WASI watchdog while the guest waited in a host call, or by a
+    /// cancel at a fuel yield. The typed error, and the instance poisoned
+    /// (the guest was unwound midway).
+    pub(crate) fn stopped(&mut self, stop: Stop) -> Error {
         self.in_call = false;
         let (kind, message) = match stop {
-            crate::wasi::Stop::Cancelled => (
+            Stop::Cancelled if self.fuel_yields => (
+                ErrorKind::Cancelled,
+                "cancelled by its embedder (at a fuel yield or while waiting in a WASI host \
+                 call)"
+                    .to_string(),
+            ),
+            Stop::Cancelled => (
                 ErrorKind::Cancelled,
                 "cancelled by its embedder (while waiting in a WASI host call)".to_string(),
             ),
-            crate::wasi::Stop::Deadline => (
+            Stop::Deadline => (
                 ErrorKind::DeadlineExceeded,
                 format!(
                     "ran past its deadline of {:?} (while waiting in a WASI host call)",
@@ -202,28 +257,38 @@ impl Tenant {
         Error::new(kind, message)
     }
 
-    /// Fuel the current call has used so far.
-    fn fuel_used(&self) -> u64 {
-        self.limits
-            .fuel_per_call()
-            .saturating_sub(self.store.get_fuel().unwrap_or(0))
+    /// Fuel the current call has used so far, on an engine that meters it.
+    fn fuel_used(&self) -> Option<u64> {
+        let left = self.store.get_fuel().ok()?;
+        Some(self.limits.fuel_per_call().saturating_sub(left))
     }
 
-    /// Refills fuel, re-arms the deadline, clears the limiter's record and
-    /// refills the per-call host budgets.
+    /// Refills fuel, re-arms the deadline (where the engine meters each),
+    /// clears the limiter's record and refills the per-call host budgets.
     fn arm(&mut self, mode: Mode) -> Result<()> {
+        let metering = self.engine.metering();
         let context = self.store.data_mut();
         context.start_call();
         context.epoch.yield_every_tick = mode == Mode::Async;
-        context.epoch.ends_at = Instant::now().checked_add(self.limits.deadline_per_call());
+        context.epoch.ends_at = if metering.meters_deadline() {
+            Instant::now().checked_add(self.limits.deadline_per_call())
+        } else {
+            None
+        };
         context.epoch.cancelled = false;
         context.canceller.reset();
-        self.store.set_epoch_deadline(1);
-        self.store
-            .set_fuel(self.limits.fuel_per_call())
-            .map_err(|error| {
-                Error::new(ErrorKind::Config, "the engine has fuel disabled").with_wasmtime(error)
-            })
+        if metering.meters_deadline() {
+            self.store.set_epoch_deadline(1);
+        }
+        if metering.meters_fuel() {
+            self.store
+                .set_fuel(self.limits.fuel_per_call())
+                .map_err(|error| {
+                    Error::new(ErrorKind::Config, "the engine has fuel disabled")
+                        .with_wasmtime(error)
+                })?;
+        }
+        Ok(())
     }
 
     /// A handle that cancels this tenant's running call.
@@ -248,14 +313,17 @@ impl Tenant {
     }
 
     /// The canceller and the watchdog's deadline for a call that began at
-    /// `started`.
+    /// `started` (none, in effect, on an engine that does not meter the
+    /// deadline).
     #[cfg(feature = "wasi")]
     pub(crate) fn watchdog(&self, started: &Started) -> (crate::Canceller, std::time::Instant) {
-        let deadline = crate::wasi::watchdog_deadline(
-            started.0,
-            self.limits.deadline_per_call(),
-            self.engine.epoch_tick(),
-        );
+        let deadline = if self.engine.metering().meters_deadline() {
+            Some(self.limits.deadline_per_call())
+        } else {
+            None
+        };
+        let deadline =
+            crate::wasi::watchdog_deadline(started.0, deadline, self.engine.epoch_tick());
         (self.canceller(), deadline)
     }
 }

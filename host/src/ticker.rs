@@ -48,6 +48,17 @@ impl Ticker {
         })
     }
 
+    /// No ticker: an engine without epoch interruption
+    /// ([`Metering::FuelOnly`](crate::Metering::FuelOnly)). Its probe
+    /// reports it stopped.
+    pub(crate) fn none() -> Self {
+        Self {
+            stop: None,
+            thread: None,
+            stopped: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
     pub(crate) fn probe(&self) -> TickerProbe {
         TickerProbe {
             stopped: Arc::clone(&self.stopped),

@@ -232,7 +232,13 @@ fn initial_memory_larger_than_the_engine_slot_is_a_memory_limit() {
 fn fuel_is_refilled_and_the_deadline_rearmed_for_every_call() {
     let engine = crate::engine();
     let fib = plugin(&engine, "fib");
-    let needed = fib.instantiate().unwrap().call(b"20").unwrap().fuel_used;
+    let needed = fib
+        .instantiate()
+        .unwrap()
+        .call(b"20")
+        .unwrap()
+        .fuel_used
+        .unwrap();
     // Enough fuel for one fib(20), not for two: every call must start full.
     let mut instance = fib
         .with_limits(Limits::default().fuel(needed + needed / 2))

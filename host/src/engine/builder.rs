@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Engine, EngineInner};
+use super::{Engine, EngineInner, MemoryProfile, Metering};
 use crate::cache::Cache;
 use crate::error::{Error, ErrorKind, Result};
 use crate::kv::{KvStore, MemoryKv};
@@ -52,6 +52,8 @@ pub struct EngineBuilder {
     pub(super) kv_store: KvHandle,
     pub(super) reserve: crate::mapping_budget::Reserve,
     pub(super) component_model_async: bool,
+    pub(super) metering: Metering,
+    pub(super) memory_profile: MemoryProfile,
 }
 
 /// What one instance may hold of the pool's core instances, memories and
@@ -93,6 +95,8 @@ impl Default for EngineBuilder {
             kv_store: KvHandle(Arc::new(MemoryKv::new())),
             reserve: crate::mapping_budget::Reserve::default(),
             component_model_async: false,
+            metering: Metering::default(),
+            memory_profile: MemoryProfile::default(),
         }
     }
 }
@@ -105,19 +109,46 @@ impl EngineBuilder {
         self
     }
 
-    /// Address space reserved for each instance's linear memory, and so the
-    /// hard ceiling of any [`Limits::max_memory_bytes`](crate::Limits::max_memory_bytes).
-    /// Default: 16 MiB.
+    /// The largest linear memory of any instance, and so the hard ceiling of
+    /// any [`Limits::max_memory_bytes`](crate::Limits::max_memory_bytes);
+    /// under [`MemoryProfile::Dense`] also the address space reserved for
+    /// each memory. Default: 16 MiB.
     ///
-    /// Memory accesses are bounds-checked explicitly (no multi-GiB guard
-    /// regions), so a small slot costs little address space: with 1,000
-    /// instances of two 16 MiB slots each
-    /// ([`memories_per_instance`](Self::memories_per_instance)) the pool
-    /// reserves 32 GiB of the 128 TiB available.
+    /// Under the default [`MemoryProfile::Dense`] memory accesses are
+    /// bounds-checked explicitly (no multi-GiB guard regions), so a small
+    /// slot costs little address space: with 1,000 instances of two 16 MiB
+    /// slots each ([`memories_per_instance`](Self::memories_per_instance))
+    /// the pool reserves 32 GiB of the 128 TiB available.
     /// The slot must hold a plugin's initial memory (Rust's default 1 MiB
     /// shadow stack included).
     pub fn memory_slot_bytes(mut self, bytes: usize) -> Self {
         self.memory_slot_bytes = bytes;
+        self
+    }
+
+    /// Which per-call meters are compiled into plugins' code: fuel, the
+    /// wall-clock deadline, or both. Default: [`Metering::FuelAndDeadline`].
+    ///
+    /// A limit the engine does not meter, when set (an explicit
+    /// [`Limits::fuel`](crate::Limits::fuel) on [`Metering::DeadlineOnly`],
+    /// an explicit [`Limits::deadline`](crate::Limits::deadline) on
+    /// [`Metering::FuelOnly`], or the same in a policy), is refused with
+    /// [`ErrorKind::Config`] by [`Plugin::with_policy`](crate::Plugin::with_policy)
+    /// and by instantiation, never ignored; see [`Metering`] for what each
+    /// mode costs and what cancellation does in it.
+    pub fn metering(mut self, metering: Metering) -> Self {
+        self.metering = metering;
+        self
+    }
+
+    /// How linear memories are reserved: [`MemoryProfile::Dense`] (the
+    /// default: [`memory_slot_bytes`](Self::memory_slot_bytes) each,
+    /// explicit bounds checks) or [`MemoryProfile::Guarded`] (4 GiB and guard
+    /// regions each, no bounds checks), density against memory-heavy
+    /// compute. [`build`](Self::build) refuses a pool whose reservation
+    /// does not fit the address space, naming the capacity and the profile.
+    pub fn memory_profile(mut self, profile: MemoryProfile) -> Self {
+        self.memory_profile = profile;
         self
     }
 
@@ -354,7 +385,7 @@ impl EngineBuilder {
         let budget = crate::mapping_budget::EngineBudget::new(
             self.reserve,
             pool.as_ref(),
-            self.memory_slot_bytes as u64,
+            self.memory_reservation(),
         )?;
         let config = self.wasmtime_config(pool);
         let wasmtime = wasmtime::Engine::new(&config).map_err(|error| {
@@ -376,7 +407,11 @@ impl EngineBuilder {
             crate::hostfns::add_to_linker(&mut linker)?;
             linker
         };
-        let ticker = Ticker::start(wasmtime.clone(), self.epoch_tick)?;
+        let ticker = if self.metering.meters_deadline() {
+            Ticker::start(wasmtime.clone(), self.epoch_tick)?
+        } else {
+            Ticker::none()
+        };
         budget.settle(&wasmtime);
         Ok(Engine {
             inner: Arc::new(EngineInner {
@@ -392,61 +427,5 @@ impl EngineBuilder {
                 ticker,
             }),
         })
-    }
-
-    fn wasmtime_config(&self, pool: Option<wasmtime::PoolingAllocationConfig>) -> wasmtime::Config {
-        let mut config = wasmtime::Config::new();
-        config
-            .wasm_component_model(true)
-            .consume_fuel(true)
-            .epoch_interruption(true)
-            .max_wasm_stack(self.max_wasm_stack)
-            .memory_init_cow(true)
-            // Density: reserve only the slot, bounds-check explicitly.
-            .memory_reservation(self.memory_slot_bytes as u64)
-            .memory_guard_size(0)
-            .memory_reservation_for_growth(0)
-            .guard_before_linear_memory(false)
-            .parallel_compilation(true);
-        // Compiled in, wasmtime would give every store concurrency state and
-        // accept async components; only an engine that asks for it does.
-        #[cfg(feature = "component-model-async")]
-        config
-            .concurrency_support(self.component_model_async)
-            .wasm_component_model_async(self.component_model_async);
-        match pool {
-            Some(pool) => {
-                config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool))
-            }
-            None => config.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand),
-        };
-        config
-    }
-
-    /// The pool's configuration, for [`Allocator::Pooling`].
-    fn pool_config(&self) -> Option<wasmtime::PoolingAllocationConfig> {
-        if let Allocator::Pooling { capacity } = self.allocator {
-            let mut pool = wasmtime::PoolingAllocationConfig::default();
-            let budget = self.instance_budget;
-            pool.total_component_instances(capacity)
-                // Every instance may hold its whole budget at once, so a
-                // full pool means every slot is taken, never that one
-                // tenant's needs crowd out another's.
-                .max_core_instances_per_component(budget.core_instances)
-                .max_memories_per_component(budget.memories)
-                .max_tables_per_component(budget.tables)
-                .total_core_instances(capacity.saturating_mul(budget.core_instances))
-                .total_memories(capacity.saturating_mul(budget.memories))
-                .total_tables(capacity.saturating_mul(budget.tables))
-                .max_memory_size(self.memory_slot_bytes)
-                .linear_memory_keep_resident(self.keep_resident_bytes)
-                .table_keep_resident(self.keep_resident_bytes.min(16 << 10))
-                // Fiber stacks for async calls and WASI plugins' calls; sync
-                // calls of lean plugins run on the caller's stack.
-                .total_stacks(self.max_async_calls.unwrap_or(capacity.min(1_000)));
-            Some(pool)
-        } else {
-            None
-        }
     }
 }

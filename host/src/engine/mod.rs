@@ -12,8 +12,13 @@ use crate::kv::KvStore;
 use crate::ticker::Ticker;
 
 mod builder;
+mod memory_profile;
+mod metering;
+mod wasmtime_config;
 
 pub use builder::{Allocator, EngineBuilder};
+pub use memory_profile::MemoryProfile;
+pub use metering::Metering;
 
 /// The process-wide plugin engine: compiler, instance pool, epoch ticker and
 /// cache. Create one per process and share it: `Engine` is a cheap `Clone`
@@ -62,9 +67,22 @@ impl Engine {
         self.inner.settings.allocator
     }
 
-    /// Bytes reserved per linear memory (the ceiling of every memory limit).
+    /// The largest linear memory (the ceiling of every memory limit; under
+    /// [`MemoryProfile::Dense`] also the bytes reserved per memory).
     pub fn memory_slot_bytes(&self) -> usize {
         self.inner.settings.memory_slot_bytes
+    }
+
+    /// Which per-call meters this engine compiles in
+    /// ([`EngineBuilder::metering`]).
+    pub fn metering(&self) -> Metering {
+        self.inner.settings.metering
+    }
+
+    /// How this engine reserves linear memories
+    /// ([`EngineBuilder::memory_profile`]).
+    pub fn memory_profile(&self) -> MemoryProfile {
+        self.inner.settings.memory_profile
     }
 
     /// The largest component this engine loads
@@ -91,7 +109,8 @@ impl Engine {
         self.inner.settings.component_model_async
     }
 
-    /// The epoch tick (deadline precision).
+    /// The epoch tick (deadline precision), on an engine that meters the
+    /// deadline.
     pub fn epoch_tick(&self) -> Duration {
         self.inner.settings.epoch_tick
     }

@@ -102,6 +102,22 @@ const TABLE_ELEMENT_BYTES: u64 = 8;
 /// table (a heap vector) smaller than this costs no mapping.
 const MALLOC_MMAP_THRESHOLD: u64 = 128 << 10;
 
+/// The address space an engine's linear memories take, as its memory
+/// profile lays them out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MemoryLayout {
+    /// One slot of the pool: the reservation and its trailing guard region.
+    pub(crate) pooled_slot: u64,
+    /// One memory mapped on demand, its guard regions included.
+    pub(crate) on_demand: u64,
+    /// The guard region before a pool's slots, once per pool.
+    pub(crate) pool_guard: u64,
+    /// The profile and what one slot holds, for messages.
+    pub(crate) profile: &'static str,
+    /// What makes a pool that does not fit smaller, for messages.
+    pub(crate) remedy: &'static str,
+}
+
 /// One engine's view of the ledger: its reserve, what its instances cost,
 /// and how many are live.
 pub(crate) struct EngineBudget {
@@ -129,18 +145,18 @@ impl EngineBudget {
     pub(crate) fn new(
         reserve: Reserve,
         pool: Option<&wasmtime::PoolingAllocationConfig>,
-        memory_bytes: u64,
+        memory: MemoryLayout,
     ) -> Result<Arc<Self>> {
         let ledger: &'static Ledger = &LEDGER;
         ledger.refresh();
         if let Some(pool) = pool {
-            pool::check_pool(ledger, reserve, pool, memory_bytes)?;
+            pool::check_pool(ledger, reserve, pool, memory)?;
         }
         let budget = Arc::new(Self {
             ledger,
             reserve,
             pooled: pool.is_some(),
-            memory_bytes,
+            memory_bytes: memory.on_demand,
             pool_maps: AtomicUsize::new(0),
             metrics: OnceLock::new(),
             live: AtomicUsize::new(0),

@@ -4,7 +4,8 @@
 
 use super::ledger::{Ledger, Reserve};
 use super::{
-    ASYNC_STACK_BYTES, MAPS_PER_STACK, TABLE_ELEMENT_BYTES, bytes, probe, raise_address_limit,
+    ASYNC_STACK_BYTES, MAPS_PER_STACK, MemoryLayout, TABLE_ELEMENT_BYTES, bytes, probe,
+    raise_address_limit,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -13,18 +14,20 @@ pub(super) fn check_pool(
     ledger: &Ledger,
     reserve: Reserve,
     pool: &wasmtime::PoolingAllocationConfig,
-    memory_bytes: u64,
+    memory: MemoryLayout,
 ) -> Result<()> {
     let page = probe::page_size();
     let round = |bytes: u64| bytes.div_ceil(page).saturating_mul(page);
+    let capacity = pool.get_total_component_instances();
     let memories = u64::from(pool.get_total_memories());
-    let slot = round(memory_bytes.max(pool.get_max_memory_size() as u64));
+    let slot = round(memory.pooled_slot.max(pool.get_max_memory_size() as u64));
     let tables = u64::from(pool.get_total_tables());
     let table = round((pool.get_table_elements() as u64).saturating_mul(TABLE_ELEMENT_BYTES));
     let stacks = u64::from(pool.get_total_stacks());
     let stack = round(ASYNC_STACK_BYTES).saturating_add(page);
     let needed = memories
         .saturating_mul(slot)
+        .saturating_add(round(memory.pool_guard))
         .saturating_add(tables.saturating_mul(table))
         .saturating_add(stacks.saturating_mul(stack));
     let (held, max_maps, used, limit) = ledger.estimate();
@@ -37,13 +40,14 @@ pub(super) fn check_pool(
         return Err(Error::new(
             ErrorKind::Config,
             format!(
-                "the instance pool needs {} of address space ({memories} memory slots of {}, \
-                 {tables} table slots of {}, {stacks} fiber stacks of {}), more than the {} \
-                 this process can still reserve under {} ({}, {} in use, {} kept free for the \
-                 host: EngineBuilder::host_reserve_address_space). Lower the pool capacity or \
-                 EngineBuilder::memory_slot_bytes, or {}",
+                "the instance pool of capacity {capacity} (Allocator::Pooling) needs {} of \
+                 address space ({memories} memory slots of {} ({}), {tables} table slots of {}, \
+                 {stacks} fiber stacks of {}), more than the {} this process can still reserve \
+                 under {} ({}, {} in use, {} kept free for the host: \
+                 EngineBuilder::host_reserve_address_space). {}, or {}",
                 bytes(needed),
                 bytes(slot),
+                memory.profile,
                 bytes(table),
                 bytes(stack),
                 bytes(free),
@@ -51,6 +55,7 @@ pub(super) fn check_pool(
                 bytes(limit.bytes()),
                 bytes(used),
                 bytes(reserve_bytes),
+                memory.remedy,
                 raise_address_limit(limit),
             ),
         ));

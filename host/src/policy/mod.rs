@@ -11,9 +11,12 @@
 //! name = "discount"
 //!
 //! # Per-call and per-instance limits (defaults: plugbox::Limits::default()).
+//! # `fuel` needs an engine that meters fuel, `deadline_ms` one that meters
+//! # the deadline (EngineBuilder::metering; the default meters both): set on
+//! # an engine that does not, the policy is refused (ErrorKind::Config).
 //! [limits]
-//! fuel = 1000000000          # per call
-//! deadline_ms = 1000         # per call, wall clock
+//! fuel = 1000000000          # per call; not with Metering::DeadlineOnly
+//! deadline_ms = 1000         # per call, wall clock; not with Metering::FuelOnly
 //! max_memory_bytes = 16777216
 //! max_table_elements = 10000
 //! max_instances = 16

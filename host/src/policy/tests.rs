@@ -28,9 +28,13 @@ fn every_documented_field_parses() {
         .collect::<Vec<_>>()
         .join("\n");
     let policy = Policy::from_toml_str(&documented, "module docs").unwrap();
+    // Set explicitly, to the defaults.
+    let defaults = Limits::default();
     assert_eq!(
         policy.limits(),
-        Limits::default(),
+        defaults
+            .fuel(defaults.fuel_per_call())
+            .deadline(defaults.deadline_per_call()),
         "the documented values are the defaults"
     );
     assert_eq!(policy.mounts.len(), 1);

@@ -25,7 +25,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 pub use stdio::Captured;
 pub(crate) use stdio::Outputs;
-pub(crate) use watchdog::{IoRuntime, Stop, block_on, watch, watchdog_deadline};
+pub(crate) use watchdog::{IoRuntime, watch, watchdog_deadline};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::HostContext;

@@ -19,21 +19,13 @@
 
 use std::future::{Future, poll_fn};
 use std::pin::pin;
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::OnceLock;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crate::cancel::Canceller;
 use crate::error::{Error, Result};
-
-/// Why [`watch`] ended a call before it finished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stop {
-    /// The deadline passed while the guest waited in a host call.
-    Deadline,
-    /// The embedder cancelled the call.
-    Cancelled,
-}
+use crate::fiber::Stop;
 
 /// The engine's runtime for WASI timers, I/O and blocking file operations.
 #[derive(Debug, Default)]
@@ -114,35 +106,16 @@ pub(crate) async fn watch<F: Future>(
 /// When [`watch`] gives up on a call that started at `started` with
 /// `deadline`: one epoch tick after the epoch deadline, so a guest running
 /// wasm is stopped by the epoch (the usual way) and only one waiting in a
-/// host call by the watchdog.
-pub(crate) fn watchdog_deadline(started: Instant, deadline: Duration, tick: Duration) -> Instant {
+/// host call by the watchdog. Without a deadline (an engine that does not
+/// meter it), never.
+pub(crate) fn watchdog_deadline(
+    started: Instant,
+    deadline: Option<Duration>,
+    tick: Duration,
+) -> Instant {
     deadline
-        .checked_add(tick.saturating_mul(2))
+        .and_then(|deadline| deadline.checked_add(tick.saturating_mul(2)))
         .and_then(|after| started.checked_add(after))
         // Beyond what the clock can hold: about a year is "never" here.
         .unwrap_or_else(|| started + Duration::from_secs(365 * 24 * 3600))
-}
-
-/// Drives `future` to completion on this thread, parking it while the
-/// future waits. Not a Tokio `block_on`, so it works inside a Tokio task too
-/// (where a sync call blocks that task's thread, as any sync call does).
-pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-        fn wake_by_ref(self: &Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut future = pin!(future);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-        std::thread::park();
-    }
 }
