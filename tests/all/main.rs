@@ -19,6 +19,7 @@ mod hostile;
 mod hostile_cases;
 mod isolation;
 mod kv_backend;
+mod kv_redis;
 mod neighbour;
 mod plugins;
 mod polyglot;
