@@ -23,6 +23,8 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
+    /// Configuration beyond the defaults (`--requirepass secret`).
+    extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -33,7 +35,18 @@ impl RedisServer {
     ///
     /// If the server cannot be started (under `CI`, also if it is missing).
     pub fn start_or_skip() -> Option<Self> {
-        match Self::start() {
+        Self::start_or_skip_with(&[])
+    }
+
+    /// As [`start_or_skip`](Self::start_or_skip), with more configuration
+    /// (`&["--requirepass", "secret"]`).
+    ///
+    /// # Panics
+    ///
+    /// As [`start_or_skip`](Self::start_or_skip).
+    pub fn start_or_skip_with(extra: &[&str]) -> Option<Self> {
+        let extra: Vec<String> = extra.iter().map(|&arg| arg.to_owned()).collect();
+        match Self::start(extra) {
             Ok(server) => Some(server),
             Err(Missing(why)) if std::env::var_os("CI").is_none() => {
                 let _ = writeln!(std::io::stderr(), "skipped: redis: {why}");
@@ -43,13 +56,13 @@ impl RedisServer {
         }
     }
 
-    fn start() -> Result<Self, Missing> {
+    fn start(extra: Vec<String>) -> Result<Self, Missing> {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let mut last = String::new();
         // Another process may take the free port before the server does.
         for _ in 0..5 {
             let port = free_port();
-            let mut child = match spawn(dir.path(), port) {
+            let mut child = match spawn(dir.path(), port, &extra) {
                 Ok(child) => child,
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                     return Err(Missing(
@@ -64,6 +77,7 @@ impl RedisServer {
                         child: Some(child),
                         port,
                         dir,
+                        extra,
                     });
                 }
                 Err(why) => {
@@ -101,7 +115,8 @@ impl RedisServer {
     /// If it does not start.
     pub fn restart(&mut self) {
         self.kill();
-        let mut child = spawn(self.dir.path(), self.port).expect("redis-server restarts");
+        let mut child =
+            spawn(self.dir.path(), self.port, &self.extra).expect("redis-server restarts");
         let ready = wait_until_ready(&mut child, self.dir.path(), self.port);
         self.child = Some(child);
         if let Err(why) = ready {
@@ -165,7 +180,7 @@ fn free_port() -> u16 {
     listener.local_addr().expect("its address").port()
 }
 
-fn spawn(dir: &Path, port: u16) -> std::io::Result<Child> {
+fn spawn(dir: &Path, port: u16, extra: &[String]) -> std::io::Result<Child> {
     let mut command = Command::new("redis-server");
     command
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -174,6 +189,7 @@ fn spawn(dir: &Path, port: u16) -> std::io::Result<Child> {
         .arg(dir)
         .arg("--logfile")
         .arg(dir.join("redis.log"))
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());

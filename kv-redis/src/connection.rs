@@ -1,6 +1,12 @@
 //! Connections to one Redis server, every wait bounded by the operation's
 //! deadline.
 //!
+//! Connecting is a TCP connect, then `AUTH` and `SELECT` if the url asks
+//! for them, each a round trip of ours: the Redis client's own setup sends
+//! its commands as one pipeline whose replies it reads on after a timeout,
+//! each waiting as long again, so a frozen server would hold a connect for
+//! several timeouts.
+//!
 //! Idle connections are kept for reuse. One that fails (a timeout, a reset)
 //! is dropped with every idle one, as likely as stale (the server went
 //! away), so that the next operation connects afresh: that is how the
@@ -12,7 +18,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use redis::{Client, Cmd, Connection, ErrorKind, FromRedisValue, RedisError, RedisResult, Script};
+use redis::{
+    Client, Cmd, Connection, ConnectionInfo, ErrorKind, FromRedisValue, RedisConnectionInfo,
+    RedisError, RedisResult, Script,
+};
 
 /// Idle connections kept for reuse; more are closed when returned.
 const MAX_IDLE: usize = 16;
@@ -32,7 +41,10 @@ pub(crate) enum Retry {
 
 /// The connections to one server.
 pub(crate) struct Pool {
+    /// Connects (TCP only: no setup commands).
     client: Client,
+    /// The url's database, user and password, for `SELECT` and `AUTH`.
+    settings: RedisConnectionInfo,
     idle: Mutex<Vec<Idle>>,
     /// Whether the last operation reached the server (for logging changes
     /// only, not every failed call).
@@ -53,12 +65,22 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
-    pub(crate) fn new(client: Client) -> Self {
-        Self {
-            client,
+    /// The pool of the server `info` names.
+    ///
+    /// # Errors
+    ///
+    /// If the client refuses `info` (e.g. TLS in a build without it).
+    pub(crate) fn new(info: &ConnectionInfo) -> RedisResult<Self> {
+        let settings = info.redis_settings().clone();
+        let tcp_only = info
+            .clone()
+            .set_redis_settings(RedisConnectionInfo::default().set_skip_set_lib_name());
+        Ok(Self {
+            client: Client::open(tcp_only)?,
+            settings,
             idle: Mutex::new(Vec::new()),
             healthy: AtomicBool::new(true),
-        }
+        })
     }
 
     pub(crate) fn addr(&self) -> String {
@@ -145,15 +167,31 @@ impl Pool {
     }
 
     fn connect(&self, deadline: Option<Instant>) -> RedisResult<Link> {
+        self.setup(deadline)
+            .inspect_err(|error| self.note_failure(error))
+    }
+
+    /// A new connection, authenticated and on the url's database.
+    fn setup(&self, deadline: Option<Instant>) -> RedisResult<Link> {
         let connection = match time_left(deadline)? {
             Some(left) => self.client.get_connection_with_timeout(left),
             None => self.client.get_connection(),
-        }
-        .inspect_err(|error| self.note_failure(error))?;
-        Ok(Link {
+        }?;
+        let mut link = Link {
             connection,
             deadline,
-        })
+        };
+        if let Some(password) = self.settings.password() {
+            let mut auth = redis::cmd("AUTH");
+            if let Some(username) = self.settings.username() {
+                auth.arg(username);
+            }
+            link.query::<()>(auth.arg(password))?;
+        }
+        if self.settings.db() != 0 {
+            link.query::<()>(redis::cmd("SELECT").arg(self.settings.db()))?;
+        }
+        Ok(link)
     }
 
     /// Drops every idle connection.

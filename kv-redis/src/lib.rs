@@ -87,9 +87,8 @@ impl RedisKv {
             reason: error.to_string(),
         };
         let info = url.into_connection_info().map_err(invalid)?;
-        let client = redis::Client::open(info.clone()).map_err(invalid)?;
         Ok(Self {
-            pool: Pool::new(client),
+            pool: Pool::new(&info).map_err(invalid)?,
             info,
             set: Script::new(include_str!("lua/set.lua")),
             delete: Script::new(include_str!("lua/delete.lua")),
@@ -236,6 +235,12 @@ fn unavailable(error: RedisError) -> KvError {
         "connection refused".to_owned()
     } else if error.is_connection_dropped() {
         "connection lost".to_owned()
+    } else if let Some(code) = error.code() {
+        // The server's own refusal (`WRONGPASS ...`, `OOM ...`, `READONLY ...`).
+        match error.detail() {
+            Some(detail) => format!("{code} {detail}"),
+            None => code.to_owned(),
+        }
     } else {
         error.to_string()
     };

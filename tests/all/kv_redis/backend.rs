@@ -5,6 +5,7 @@
 use std::sync::Barrier;
 
 use plugbox::{KvError, KvStore, MemoryKv, Quota};
+use plugbox_kv_redis::RedisKv;
 use redis::Commands as _;
 
 use super::{generous, host, inspect};
@@ -299,4 +300,43 @@ fn increments_from_two_hosts_all_count_once() {
     // Each increment saw a value of its own: 1..=2N, each once.
     seen.sort_unstable();
     assert!(seen.iter().copied().eq(1..=(2 * N) as i64), "{seen:?}");
+}
+
+#[test]
+fn the_urls_password_and_database_are_used() {
+    let Some(server) = RedisServer::start_or_skip_with(&["--requirepass", "s3cret"]) else {
+        return;
+    };
+    let quota = Quota {
+        max_keys: 10,
+        max_bytes: 100,
+    };
+    let url = |auth: &str, db: u8| format!("redis://{auth}127.0.0.1:{}/{db}", server.port());
+    let kv = RedisKv::open(&url(":s3cret@", 3)).unwrap();
+    kv.set("ns", "k", b"in db 3", quota, generous()).unwrap();
+    assert_eq!(kv.get("ns", "k", generous()), Ok(Some(b"in db 3".to_vec())));
+    // Where an operator finds it: database 3, not 0.
+    let raw = |db: u8| {
+        redis::Client::open(url(":s3cret@", db))
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    };
+    let in_3: Option<String> = raw(3).hget("plugbox:kv:ns", "kk").unwrap();
+    assert_eq!(in_3.as_deref(), Some("in db 3"));
+    let in_0: Vec<String> = raw(0).keys("*").unwrap();
+    assert!(in_0.is_empty(), "{in_0:?}");
+    // A wrong password or none: the server's refusal, as `unavailable`.
+    for auth in [":wrong@", ""] {
+        let kv = RedisKv::open(&url(auth, 3)).unwrap();
+        let error = kv.get("ns", "k", generous()).unwrap_err();
+        let KvError::Unavailable(why) = &error else {
+            panic!("{auth:?}: {error:?}");
+        };
+        assert!(
+            why.starts_with("redis: WRONGPASS") || why.starts_with("redis: NOAUTH"),
+            "{auth:?}: {why}"
+        );
+        assert!(!why.contains("s3cret"), "{why}");
+    }
 }

@@ -25,11 +25,13 @@ fn a_frozen_redis_is_unavailable_after_the_kv_timeout() {
         return;
     };
     let engine = engine(&server);
-    let policy = "[limits]\ndeadline_ms = 10000\n[kv]\nnamespace = \"t\"\ntimeout_ms = 200\n";
+    let policy = "[limits]\ndeadline_ms = 10000\n[kv]\nnamespace = \"t\"\ntimeout_ms = 1000\n";
     let mut instance = probe(&engine, policy);
     assert_eq!(ask(&mut instance, "set k v"), "ok");
     // Frozen: connections are accepted by the kernel, nothing answers. The
-    // first operation waits on its idle connection, the others on new ones.
+    // first operation waits on its idle connection, the others on new ones
+    // (where each wait of a connection's setup must come out of the same
+    // second, not a second each).
     server.freeze();
     for command in ALL_OPERATIONS {
         let (answer, took) = timed(&mut instance, command);
@@ -38,8 +40,8 @@ fn a_frozen_redis_is_unavailable_after_the_kv_timeout() {
             "{command}"
         );
         assert!(
-            took >= Duration::from_millis(200) && took < Duration::from_millis(1500),
-            "{command}: a 200 ms kv timeout took {took:?}"
+            took >= Duration::from_millis(1000) && took < Duration::from_millis(1500),
+            "{command}: a 1 s kv timeout took {took:?}"
         );
     }
     // The guest handled it: no trap.
@@ -57,7 +59,7 @@ fn a_frozen_redis_holds_a_call_no_longer_than_its_deadline() {
         return;
     };
     let engine = engine(&server);
-    let policy = "[limits]\ndeadline_ms = 300\n[kv]\ntimeout_ms = 60000\n";
+    let policy = "[limits]\ndeadline_ms = 1000\n[kv]\ntimeout_ms = 60000\n";
     let mut instance = probe(&engine, policy);
     server.freeze();
     let started = Instant::now();
@@ -73,8 +75,8 @@ fn a_frozen_redis_holds_a_call_no_longer_than_its_deadline() {
         Err(error) => assert_eq!(error.kind(), ErrorKind::DeadlineExceeded, "{error}"),
     }
     assert!(
-        took >= Duration::from_millis(300) && took < Duration::from_secs(2),
-        "a 300 ms call took {took:?}"
+        took >= Duration::from_millis(1000) && took < Duration::from_millis(1500),
+        "a 1 s call took {took:?}"
     );
 }
 
