@@ -113,7 +113,8 @@ pub struct Run {
     #[arg(long, value_name = "PATH")]
     pub input_file: Option<PathBuf>,
     /// A policy file (TOML, or JSON if it ends in .json): limits and
-    /// capabilities. The flags below override its limits.
+    /// capabilities. The flags below override its limits. With `[kv] url =
+    /// "redis://..."`, the plugin's key-value data is kept in that Redis.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Fuel for the call (default 1000000000; needs a metering with fuel).

@@ -12,10 +12,12 @@ mod show;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser as _;
-use plugbox::{Allocator, Engine, Limits, Plugin, Policy};
+use plugbox::{Allocator, Engine, KvStore, Limits, Plugin, Policy};
+use plugbox_kv_redis::RedisKv;
 
 use crate::args::{Cli, Command, Compile, Density, DensityRun, Inspect, PluginSource, Run};
 
@@ -85,6 +87,7 @@ fn engine_for(
     memory_bytes: usize,
     cache: &args::CacheArgs,
     metering: plugbox::Metering,
+    kv: Option<Arc<dyn KvStore>>,
 ) -> Result<Engine, Failure> {
     if memory_bytes > MAX_WASM32_MEMORY {
         return Err(Failure {
@@ -108,7 +111,29 @@ fn engine_for(
     if let Some(dir) = cache.dir() {
         builder = builder.cache_dir(dir);
     }
+    if let Some(kv) = kv {
+        builder = builder.kv_store(kv);
+    }
     Ok(builder.build()?)
+}
+
+/// The key-value backend the policy's `[kv] url` names, picked by its
+/// scheme: `redis://` and the other Redis schemes get the Redis backend;
+/// without a url, the engine's own (in memory). Another scheme is left to
+/// the library, which refuses a url its backend does not serve.
+fn kv_store(policy: &Policy) -> Result<Option<Arc<dyn KvStore>>, Failure> {
+    match policy.kv.as_ref().and_then(|kv| kv.url.as_deref()) {
+        Some(url) if RedisKv::handles(url) => {
+            let store = RedisKv::from_policy(policy).map_err(|error| {
+                Failure::new(match policy.origin.name() {
+                    Some(name) => format!("{name}: {error}"),
+                    None => error.to_string(),
+                })
+            })?;
+            Ok(Some(Arc::new(store)))
+        }
+        _ => Ok(None),
+    }
 }
 
 fn run_plugin(run: &Run) -> Result<(), Failure> {
@@ -149,7 +174,7 @@ fn run_plugin(run: &Run) -> Result<(), Failure> {
         // Without a policy, whatever was given on the command line goes in.
         limits = limits.max_input_bytes(input.len().max(base.input_bytes()));
     }
-    let engine = engine_for(memory, &run.cache, run.metering)?;
+    let engine = engine_for(memory, &run.cache, run.metering, kv_store(&policy)?)?;
     let plugin = Plugin::new(&engine, &read(&engine, &run.plugin)?)?
         .with_policy(&policy)?
         .with_limits(limits);
@@ -243,6 +268,7 @@ fn inspect_plugin(inspect: &Inspect) -> Result<(), Failure> {
         Limits::default().memory_bytes(),
         &inspect.cache,
         plugbox::Metering::default(),
+        None,
     )?;
     let bytes = read(&engine, &inspect.plugin)?;
     let info = plugbox::inspect(&engine, &bytes)?;

@@ -9,6 +9,7 @@
 //! namespace is shared.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use plugbox::{Allocator, Engine, Instance, KvError, KvStore, MemoryKv, Plugin, Policy, Quota};
 
@@ -28,6 +29,10 @@ fn engine_with(store: Arc<dyn KvStore>) -> Engine {
 struct Recording {
     data: MemoryKv,
     calls: Mutex<Vec<String>>,
+    /// The deadline each call was given.
+    deadlines: Mutex<Vec<Option<Instant>>>,
+    /// The `[kv] url` it serves, if any.
+    url: Option<String>,
 }
 
 impl Recording {
@@ -47,23 +52,43 @@ impl Recording {
 }
 
 impl KvStore for Recording {
-    fn get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+    fn get(
+        &self,
+        namespace: &str,
+        key: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Vec<u8>>, KvError> {
         self.record(format!("get {namespace}/{key}"));
-        self.data.get(namespace, key)
+        self.deadlines.lock().unwrap().push(deadline);
+        self.data.get(namespace, key, deadline)
     }
 
-    fn set(&self, namespace: &str, key: &str, value: &[u8], quota: Quota) -> Result<(), KvError> {
+    fn set(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &[u8],
+        quota: Quota,
+        deadline: Option<Instant>,
+    ) -> Result<(), KvError> {
         let text = String::from_utf8_lossy(value);
         self.record(format!(
             "set {namespace}/{key}={text} within {}/{}",
             quota.max_keys, quota.max_bytes
         ));
-        self.data.set(namespace, key, value, quota)
+        self.deadlines.lock().unwrap().push(deadline);
+        self.data.set(namespace, key, value, quota, deadline)
     }
 
-    fn delete(&self, namespace: &str, key: &str) -> Result<bool, KvError> {
+    fn delete(
+        &self,
+        namespace: &str,
+        key: &str,
+        deadline: Option<Instant>,
+    ) -> Result<bool, KvError> {
         self.record(format!("delete {namespace}/{key}"));
-        self.data.delete(namespace, key)
+        self.deadlines.lock().unwrap().push(deadline);
+        self.data.delete(namespace, key, deadline)
     }
 
     fn increment(
@@ -72,12 +97,18 @@ impl KvStore for Recording {
         key: &str,
         delta: i64,
         quota: Quota,
+        deadline: Option<Instant>,
     ) -> Result<i64, KvError> {
         self.record(format!(
             "increment {namespace}/{key} by {delta} within {}/{}",
             quota.max_keys, quota.max_bytes
         ));
-        self.data.increment(namespace, key, delta, quota)
+        self.deadlines.lock().unwrap().push(deadline);
+        self.data.increment(namespace, key, delta, quota, deadline)
+    }
+
+    fn serves_url(&self, url: &str) -> bool {
+        self.url.as_deref() == Some(url)
     }
 }
 
@@ -90,19 +121,26 @@ fn down<T>() -> Result<T, KvError> {
 }
 
 impl KvStore for Unavailable {
-    fn get(&self, _: &str, _: &str) -> Result<Option<Vec<u8>>, KvError> {
+    fn get(&self, _: &str, _: &str, _: Option<Instant>) -> Result<Option<Vec<u8>>, KvError> {
         down()
     }
 
-    fn set(&self, _: &str, _: &str, _: &[u8], _: Quota) -> Result<(), KvError> {
+    fn set(&self, _: &str, _: &str, _: &[u8], _: Quota, _: Option<Instant>) -> Result<(), KvError> {
         down()
     }
 
-    fn delete(&self, _: &str, _: &str) -> Result<bool, KvError> {
+    fn delete(&self, _: &str, _: &str, _: Option<Instant>) -> Result<bool, KvError> {
         down()
     }
 
-    fn increment(&self, _: &str, _: &str, _: i64, _: Quota) -> Result<i64, KvError> {
+    fn increment(
+        &self,
+        _: &str,
+        _: &str,
+        _: i64,
+        _: Quota,
+        _: Option<Instant>,
+    ) -> Result<i64, KvError> {
         down()
     }
 }
@@ -136,7 +174,7 @@ fn kv_calls_reach_a_custom_backend_in_the_plugins_namespace() {
     );
     // The data lives in the backend.
     assert_eq!(
-        backend.data.get("tenant-r", "hits").unwrap(),
+        backend.data.get("tenant-r", "hits", None).unwrap(),
         Some(b"2".to_vec())
     );
     // A plugin without a grant is denied before the backend is asked.
@@ -234,26 +272,33 @@ fn two_loads_of_one_plugin_never_share_data_unless_given_one_namespace() {
 /// A backend that answers every request after `delay`, never with a value.
 #[derive(Debug)]
 struct Slow {
-    delay: std::time::Duration,
+    delay: Duration,
 }
 
 impl KvStore for Slow {
-    fn get(&self, _: &str, _: &str) -> Result<Option<Vec<u8>>, KvError> {
+    fn get(&self, _: &str, _: &str, _: Option<Instant>) -> Result<Option<Vec<u8>>, KvError> {
         std::thread::sleep(self.delay);
         Ok(None)
     }
 
-    fn set(&self, _: &str, _: &str, _: &[u8], _: Quota) -> Result<(), KvError> {
+    fn set(&self, _: &str, _: &str, _: &[u8], _: Quota, _: Option<Instant>) -> Result<(), KvError> {
         std::thread::sleep(self.delay);
         Ok(())
     }
 
-    fn delete(&self, _: &str, _: &str) -> Result<bool, KvError> {
+    fn delete(&self, _: &str, _: &str, _: Option<Instant>) -> Result<bool, KvError> {
         std::thread::sleep(self.delay);
         Ok(false)
     }
 
-    fn increment(&self, _: &str, _: &str, _: i64, _: Quota) -> Result<i64, KvError> {
+    fn increment(
+        &self,
+        _: &str,
+        _: &str,
+        _: i64,
+        _: Quota,
+        _: Option<Instant>,
+    ) -> Result<i64, KvError> {
         std::thread::sleep(self.delay);
         Ok(0)
     }
@@ -265,10 +310,10 @@ impl KvStore for Slow {
 /// two seconds for a 100 ms deadline.)
 #[test]
 fn a_guest_polling_a_slow_backend_stops_at_its_deadline() {
-    let delay = std::time::Duration::from_millis(20);
+    let delay = Duration::from_millis(20);
     let engine = engine_with(Arc::new(Slow { delay }));
     let mut instance = probe(&engine, "[limits]\ndeadline_ms = 100\n[kv]\n");
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let error = instance.call(b"wait flag").unwrap_err();
     let took = started.elapsed();
     assert_eq!(
@@ -276,12 +321,94 @@ fn a_guest_polling_a_slow_backend_stops_at_its_deadline() {
         plugbox::ErrorKind::DeadlineExceeded,
         "{error}"
     );
+    assert!(took >= Duration::from_millis(100), "never early: {took:?}");
     assert!(
-        took >= std::time::Duration::from_millis(100),
-        "never early: {took:?}"
-    );
-    assert!(
-        took < std::time::Duration::from_secs(1),
+        took < Duration::from_secs(1),
         "a 100 ms deadline took {took:?}"
+    );
+}
+
+/// Every operation must answer by the sooner of the policy's `[kv]
+/// timeout_ms` and the call's deadline: that is what the backend is given.
+#[test]
+fn each_operation_is_given_the_sooner_of_its_timeout_and_the_calls_deadline() {
+    let backend = Arc::new(Recording::default());
+    let engine = engine_with(backend.clone());
+    let cases = [
+        // (call deadline, kv timeout, what bounds the operation)
+        (1000, 50, 50),
+        (200, 5000, 200),
+    ];
+    for (index, (deadline_ms, timeout_ms, bound_ms)) in cases.into_iter().enumerate() {
+        let policy =
+            format!("[limits]\ndeadline_ms = {deadline_ms}\n[kv]\ntimeout_ms = {timeout_ms}\n");
+        let mut instance = probe(&engine, &policy);
+        let before = Instant::now();
+        assert_eq!(ask(&mut instance, "get k"), "(absent)");
+        let after = Instant::now();
+        let given = backend.deadlines.lock().unwrap()[index].unwrap();
+        let bound = Duration::from_millis(bound_ms);
+        assert!(
+            given >= before + bound && given <= after + bound,
+            "{policy:?}: given {:?} after the call started, expected {bound:?}",
+            given - before
+        );
+    }
+}
+
+#[test]
+fn a_kv_url_the_engines_backend_does_not_serve_is_refused() {
+    let url = "redis://admin:hunter2@127.0.0.1:6379/0";
+    let policy = format!("name = \"p\"\n[kv]\nurl = \"{url}\"\n");
+    let policy = Policy::from_toml_str(&policy, "policy.toml").unwrap();
+    // The default engine keeps data in memory: no url names it.
+    let engine = crate::engine();
+    let error = crate::plugin(&engine, "host-probe")
+        .with_policy(&policy)
+        .unwrap_err();
+    assert_eq!(error.kind(), plugbox::ErrorKind::Config, "{error}");
+    let message = error.message();
+    assert!(
+        message.starts_with(
+            "policy.toml:3: kv.url: this engine's key-value backend does not serve \
+             `redis://…@127.0.0.1:6379/0`"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("crate `plugbox-kv-redis`"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+
+    // A backend that serves it is given the plugin's data.
+    let backend = Arc::new(Recording {
+        url: Some(url.to_owned()),
+        ..Recording::default()
+    });
+    let engine = engine_with(backend.clone());
+    let mut instance = crate::plugin(&engine, "host-probe")
+        .with_policy(&policy)
+        .unwrap()
+        .instantiate()
+        .unwrap();
+    assert_eq!(ask(&mut instance, "set k v"), "ok");
+    assert_eq!(backend.calls().len(), 1);
+    // Another url is another store.
+    let other =
+        Policy::from_toml_str("[kv]\nurl = \"redis://127.0.0.1:6380/0\"\n", "other.toml").unwrap();
+    let error = crate::plugin(&engine, "host-probe")
+        .with_policy(&other)
+        .unwrap_err();
+    assert_eq!(error.kind(), plugbox::ErrorKind::Config, "{error}");
+}
+
+#[test]
+fn a_zero_kv_timeout_is_refused() {
+    let policy = Policy::from_toml_str("[kv]\ntimeout_ms = 0\n", "policy.toml").unwrap();
+    let error = crate::plugin(&crate::engine(), "host-probe")
+        .with_policy(&policy)
+        .unwrap_err();
+    assert_eq!(error.kind(), plugbox::ErrorKind::InvalidPolicy, "{error}");
+    assert_eq!(
+        error.message(),
+        "policy.toml:2: kv.timeout_ms: must be non-zero"
     );
 }

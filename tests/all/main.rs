@@ -20,6 +20,7 @@ mod hostile;
 mod hostile_cases;
 mod isolation;
 mod kv_backend;
+mod kv_redis;
 mod memory_profile;
 mod metering;
 mod metering_cancel;

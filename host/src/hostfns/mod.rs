@@ -19,7 +19,6 @@ use crate::bindings;
 use crate::engine::Engine;
 use crate::error::{Error, ErrorKind, Result};
 use crate::host::HostContext;
-use crate::kv::Quota;
 use crate::plugin::Identity;
 use crate::policy::Policy;
 
@@ -52,32 +51,9 @@ impl HostGrants {
             .unwrap_or_else(|| identity.default_name.clone());
         let kv = match &policy.kv {
             None => None,
-            Some(kv) => {
-                let zero = [("max_keys", kv.max_keys), ("max_bytes", kv.max_bytes)]
-                    .into_iter()
-                    .find(|&(_, value)| value == 0);
-                if let Some((field, _)) = zero {
-                    return Err(Error::new(
-                        ErrorKind::InvalidPolicy,
-                        format!(
-                            "{}must be non-zero (omit [kv] to deny it)",
-                            policy.origin.locate(&format!("kv.{field}"))
-                        ),
-                    ));
-                }
-                Some(kv::Grant {
-                    store: engine.kv_store(),
-                    namespace: kv
-                        .namespace
-                        .clone()
-                        .unwrap_or_else(|| identity.private_namespace(&plugin)),
-                    quota: Quota {
-                        max_keys: kv.max_keys,
-                        max_bytes: kv.max_bytes,
-                    },
-                    max_key_bytes: kv.max_key_bytes,
-                })
-            }
+            Some(kv) => Some(kv::Grant::configure(engine, policy, kv, || {
+                identity.private_namespace(&plugin)
+            })?),
         };
         Ok(Self {
             plugin,

@@ -35,11 +35,21 @@
 //! # `name`): another load of the same component, or a restart, starts
 //! # empty. Plugins only share data if given the same namespace, which is
 //! # also what keeps data across loads (e.g. in a persistent backend).
+//! #
+//! # `url` names the store: absent, the engine's own backend (in memory by
+//! # default); `redis://host:port/db` needs the Redis backend of crate
+//! # `plugbox-kv-redis` (`RedisKv`) on the engine, which the `plugbox` CLI
+//! # picks by the url's scheme. Applying a policy whose `url` the engine's
+//! # backend does not serve is an error. Quotas hold per namespace, across
+//! # every host sharing the store.
 //! [kv]
+//! url = "redis://127.0.0.1:6379/0"
 //! namespace = "discount"
 //! max_keys = 1000
 //! max_bytes = 1048576        # keys and values together
 //! max_key_bytes = 256
+//! timeout_ms = 100           # most one operation may take (and never past
+//!                            # the call's deadline): then `unavailable`
 //!
 //! # Environment variables the plugin sees. Default: none.
 //! [env]
@@ -166,6 +176,11 @@ pub struct LimitsPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KvPolicy {
+    /// The store, e.g. `redis://127.0.0.1:6379/0`; `None`: the engine's
+    /// backend, whatever it is. The engine's backend must serve this url
+    /// ([`KvStore::serves_url`](crate::KvStore::serves_url)), or applying
+    /// the policy fails with [`ErrorKind::Config`](crate::ErrorKind::Config).
+    pub url: Option<String>,
     /// The namespace, shared with every plugin given the same one. Default:
     /// private to the loaded plugin (see
     /// [`Plugin::with_policy`](crate::Plugin::with_policy)).
@@ -176,15 +191,22 @@ pub struct KvPolicy {
     pub max_bytes: usize,
     /// Longest key.
     pub max_key_bytes: usize,
+    /// The most one operation may take, in milliseconds: the backend is
+    /// given the sooner of this and the call's deadline, after which it
+    /// answers `unavailable` (a store that is down or slow never holds a
+    /// call to its deadline).
+    pub timeout_ms: u64,
 }
 
 impl Default for KvPolicy {
     fn default() -> Self {
         Self {
+            url: None,
             namespace: None,
             max_keys: 1000,
             max_bytes: 1 << 20,
             max_key_bytes: 256,
+            timeout_ms: 100,
         }
     }
 }
