@@ -21,6 +21,9 @@
 //!    in host calls spends no fuel) with a 100 ms deadline — next to the
 //!    default engine's epoch deadline for the same guests.
 
+// A measurement, not a library: a failed call is a bug to see at once.
+#![allow(clippy::unwrap_used)]
+
 use std::future::{Future, poll_fn};
 use std::hint::black_box;
 use std::pin::pin;
@@ -91,17 +94,24 @@ fn median(mut samples: Vec<f64>) -> f64 {
 struct Slow;
 
 impl KvStore for Slow {
-    fn get(&self, _: &str, _: &str) -> Result<Option<Vec<u8>>, KvError> {
+    fn get(&self, _: &str, _: &str, _: Option<Instant>) -> Result<Option<Vec<u8>>, KvError> {
         std::thread::sleep(Duration::from_millis(1));
         Ok(None)
     }
-    fn set(&self, _: &str, _: &str, _: &[u8], _: Quota) -> Result<(), KvError> {
+    fn set(&self, _: &str, _: &str, _: &[u8], _: Quota, _: Option<Instant>) -> Result<(), KvError> {
         Ok(())
     }
-    fn delete(&self, _: &str, _: &str) -> Result<bool, KvError> {
+    fn delete(&self, _: &str, _: &str, _: Option<Instant>) -> Result<bool, KvError> {
         Ok(false)
     }
-    fn increment(&self, _: &str, _: &str, _: i64, _: Quota) -> Result<i64, KvError> {
+    fn increment(
+        &self,
+        _: &str,
+        _: &str,
+        _: i64,
+        _: Quota,
+        _: Option<Instant>,
+    ) -> Result<i64, KvError> {
         Ok(0)
     }
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the toolchains of the polyglot plugins (plugins/py-*, plugins/js-*,
-# plugins/qjs-*, plugins/go-*) from the package registries into a project-local prefix,
-# `${CARGO_TARGET_DIR:-target}/toolchains`, where the artifacts build script
-# looks first. Nothing is installed globally. Idempotent: a toolchain already
+# plugins/qjs-*, plugins/go-*) from the package registries into a
+# project-local prefix, `${CARGO_TARGET_DIR:-target}/toolchains`, where the
+# artifacts build script looks first. Nothing is installed globally. Idempotent: a toolchain already
 # at the pinned version is kept, so a second run takes a second or two.
 #
 #   bash plugins/artifacts/toolchains.sh
