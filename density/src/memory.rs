@@ -235,7 +235,10 @@ impl RunCgroup {
             std::process::id().to_string(),
         )
         .map_err(|error| format!("cannot move back to {}: {error}", self.home.display()))?;
-        // Exited children may take a moment to leave the cgroup.
+        // Exited children may take a moment to leave the cgroup. And under
+        // cgroup v1 a thread this process was creating while `cgroup.procs`
+        // moved the rest (the test harness starts threads at any time) can
+        // stay behind: move what is left thread by thread (`tasks`).
         let mut last = None;
         for _ in 0..50 {
             match std::fs::remove_dir(&self.dir) {
@@ -244,6 +247,13 @@ impl RunCgroup {
                     return Ok(());
                 }
                 Err(error) => last = Some(error),
+            }
+            if self.version == Version::V1
+                && let Ok(tasks) = std::fs::read_to_string(self.dir.join("tasks"))
+            {
+                for task in tasks.split_whitespace() {
+                    let _ = std::fs::write(self.home.join("tasks"), task);
+                }
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
