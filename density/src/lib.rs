@@ -423,7 +423,10 @@ mod tests {
     fn a_guarded_tenant_holds_as_many_mappings_as_a_dense_one() {
         let _serial = FLEET_TESTS.lock();
         let tenants = 200;
-        for profile in [plugbox::MemoryProfile::Dense, plugbox::MemoryProfile::Guarded] {
+        for profile in [
+            plugbox::MemoryProfile::Dense,
+            plugbox::MemoryProfile::Guarded,
+        ] {
             let engine = plugbox::Engine::builder()
                 .allocator(plugbox::Allocator::Pooling { capacity: 256 })
                 .memory_profile(profile)
