@@ -416,6 +416,41 @@ mod tests {
         );
     }
 
+    /// The guarded profile's guard regions are part of each memory's
+    /// reservation: a live tenant holds as many mappings as in the dense
+    /// profile, so the map-count budget holds for both.
+    #[test]
+    fn a_guarded_tenant_holds_as_many_mappings_as_a_dense_one() {
+        let _serial = FLEET_TESTS.lock();
+        let tenants = 200;
+        for profile in [
+            plugbox::MemoryProfile::Dense,
+            plugbox::MemoryProfile::Guarded,
+        ] {
+            let engine = plugbox::Engine::builder()
+                .allocator(plugbox::Allocator::Pooling { capacity: 256 })
+                .memory_profile(profile)
+                .build()
+                .unwrap();
+            let plugin = plugbox::Plugin::new(&engine, plugbox_artifacts::HELLO.bytes).unwrap();
+            let before = memory::map_count().unwrap_or_default();
+            let live: Vec<plugbox::Instance> = (0..tenants)
+                .map(|_| {
+                    let mut instance = plugin.instantiate().unwrap();
+                    assert_eq!(instance.call(b"hi").unwrap().output, b"HI");
+                    instance
+                })
+                .collect();
+            let after = memory::map_count().unwrap_or_default();
+            let per_tenant = (after - before) as f64 / tenants as f64;
+            assert!(
+                (per_tenant - MAPPINGS_PER_PLUGBOX_TENANT as f64).abs() < 0.1,
+                "{profile:?}: {per_tenant} mappings per tenant"
+            );
+            drop(live);
+        }
+    }
+
     #[test]
     fn ramps() {
         assert_eq!(ramp(1), vec![1]);

@@ -29,9 +29,11 @@
 //! # Core concepts
 //!
 //! - [`Engine`]: one per process, a cheap `Clone`. Owns the wasmtime engine
-//!   (fuel and epoch interruption on, a pooling allocator sized by
-//!   [`EngineBuilder`], copy-on-write memory images), the thread that
-//!   advances epochs, and the optional on-disk cache of compiled components.
+//!   (fuel and epoch interruption on by default — [`Metering`] picks either
+//!   or both —, a pooling allocator sized by [`EngineBuilder`], copy-on-write
+//!   memory images, bounds-checked or guarded as its [`MemoryProfile`]
+//!   says), the thread that advances epochs, and the optional on-disk cache
+//!   of compiled components.
 //! - [`Plugin`]: a compiled component that fits the plugbox world
 //!   (`wit/plugin.wit`), pre-linked once. Also a cheap `Clone`; carries the
 //!   [`Limits`] its instances get.

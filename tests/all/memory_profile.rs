@@ -93,8 +93,9 @@ fn a_guarded_engine_runs_and_bounds_a_python_plugin() {
 }
 
 /// 20,000 instances of two memories at 4 GiB and a guard each need 161 TiB:
-/// more than x86-64's 128 TiB of user address space (and any `RLIMIT_AS`).
-/// The same pool fits in the dense profile (640 GiB).
+/// more than x86-64's 128 TiB of user address space (and any `RLIMIT_AS`);
+/// 12,000 need 97 TiB, more than its largest free range. The 20,000 fit in
+/// the dense profile (640 GiB).
 #[test]
 fn a_guarded_pool_too_large_for_the_address_space_is_refused_at_build() {
     let pool = Allocator::Pooling { capacity: 20_000 };
@@ -110,6 +111,25 @@ fn a_guarded_pool_too_large_for_the_address_space_is_refused_at_build() {
         "40000 memory slots",
         "MemoryProfile::Guarded",
         "MemoryProfile::Dense (EngineBuilder::memory_profile)",
+    ] {
+        assert!(message.contains(named), "{named}: {message}");
+    }
+    // 12,000 fit in 128 TiB (97 TiB) but not in one free range of it: the
+    // pool's memory slots are one reservation, and the program, libraries,
+    // heap and stacks split the address space (its largest free range is
+    // some 85 TiB on x86-64).
+    let error = Engine::builder()
+        .allocator(Allocator::Pooling { capacity: 12_000 })
+        .memory_profile(MemoryProfile::Guarded)
+        .build()
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config, "{error:?}");
+    let message = error.to_string();
+    for named in [
+        "capacity 12000",
+        "24000 memory slots",
+        "largest range this process has free",
+        "MemoryProfile::Guarded",
     ] {
         assert!(message.contains(named), "{named}: {message}");
     }

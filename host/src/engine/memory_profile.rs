@@ -9,15 +9,18 @@
 /// |---|---|---|
 /// | address space per memory | [`memory_slot_bytes`] (16 MiB) | 4 GiB + a 32 MiB guard region |
 /// | bounds checks | explicit, on every load and store | elided: an access past the memory faults in the guard region and traps |
-/// | memories per process (x86-64, 128 TiB) | millions: mappings bind first (`vm.max_map_count`) | about 30,000 (fewer under `RLIMIT_AS`) |
+/// | memories in one pool (x86-64) | millions: mappings bind first (`vm.max_map_count`: about 15,500 live ones at the default 65,530) | about 21,800 (capacity 10,900 at 2 memories per instance; fewer under `RLIMIT_AS`) |
 ///
 /// Both enforce the same limits; [`Limits::max_memory_bytes`] still caps
 /// growth (and [`memory_slot_bytes`] still caps it engine-wide). The pool's
-/// whole reservation is checked when the engine is built: one that does not
-/// fit the address space left (with
+/// reservation is checked when the engine is built: one that does not fit
+/// the address space left (with
 /// [`host_reserve_address_space`](crate::EngineBuilder::host_reserve_address_space)
-/// kept free) is an [`ErrorKind::Config`](crate::ErrorKind::Config) error
-/// naming the capacity and the profile. Mappings per live memory are the
+/// kept free), or whose memory slots (one reservation) do not fit the
+/// largest free range of it — on x86-64 about 86 TiB of the 128, which the
+/// program, its libraries, heap and stacks split — is an
+/// [`ErrorKind::Config`](crate::ErrorKind::Config) error naming the capacity
+/// and the profile. Mappings per live memory are the
 /// same in both profiles (the guard regions are part of the memory's
 /// reservation), so the map-count budget
 /// ([`host_reserve_mappings`](crate::EngineBuilder::host_reserve_mappings))

@@ -57,7 +57,10 @@ pub enum Metering {
 
 impl Metering {
     /// Fuel between two yields of a call on a fiber under
-    /// [`FuelOnly`](Self::FuelOnly), where no epoch tick makes it yield.
+    /// [`FuelOnly`](Self::FuelOnly), where no epoch tick makes it yield:
+    /// about 0.17 ms of `fib` on the machine of docs/embedding.md (92
+    /// yields in a 15 ms `fib(32)` call, which took within 2 % of the same
+    /// call on the caller's stack without yields).
     pub const FUEL_YIELD_INTERVAL: u64 = 1_000_000;
 
     /// Whether the engine counts fuel.

@@ -60,6 +60,30 @@ pub(super) fn check_pool(
             ),
         ));
     }
+    // The memory slots are one reservation, which must fit in one free
+    // range of the address space.
+    let slab = memories
+        .saturating_mul(slot)
+        .saturating_add(round(memory.pool_guard));
+    if let Some(largest) = probe::largest_free_range()
+        && slab > largest
+    {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "the instance pool of capacity {capacity} (Allocator::Pooling) reserves its \
+                 {memories} memory slots of {} ({}) as one range of {} of address space, \
+                 larger than the largest range this process has free, {} (the program, its \
+                 libraries, heap and stacks split {}). {}, or run fewer instances per process",
+                bytes(slot),
+                memory.profile,
+                bytes(slab),
+                bytes(largest),
+                limit.name(),
+                memory.remedy,
+            ),
+        ));
+    }
     // Each pooled fiber stack is two mappings (the stack, its guard page).
     let stack_maps = usize::try_from(stacks)
         .unwrap_or(usize::MAX)

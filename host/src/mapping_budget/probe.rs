@@ -110,6 +110,43 @@ pub(crate) fn address_used() -> Option<u64> {
     Some(pages.saturating_mul(page_size()))
 }
 
+/// The largest free range of this process's user address space: the most
+/// one `mmap` (a pool's memory slab is one) can still reserve, however much
+/// is free in all. The program, its libraries, heap and stacks split the
+/// 128 TiB: on x86-64 the largest range is typically the one below the
+/// program, some 85 TiB. Reads `/proc/self/maps` (at engine build only);
+/// `None` without procfs.
+pub(crate) fn largest_free_range() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let floor = std::fs::read_to_string("/proc/sys/vm/mmap_min_addr")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(64 << 10);
+    Some(largest_gap(&text, floor, USER_ADDRESS_SPACE))
+}
+
+/// The largest gap between the mappings of `maps` (the text of
+/// `/proc/<pid>/maps`) within `[floor, ceiling)`.
+fn largest_gap(maps: &str, floor: u64, ceiling: u64) -> u64 {
+    let mut ranges: Vec<(u64, u64)> = maps
+        .lines()
+        .filter_map(|line| {
+            let (start, end) = line.split_whitespace().next()?.split_once('-')?;
+            let start = u64::from_str_radix(start, 16).ok()?;
+            let end = u64::from_str_radix(end, 16).ok()?;
+            Some((start.clamp(floor, ceiling), end.clamp(floor, ceiling)))
+        })
+        .collect();
+    ranges.sort_unstable();
+    let mut largest = 0;
+    let mut free_from = floor;
+    for (start, end) in ranges {
+        largest = largest.max(start.saturating_sub(free_from));
+        free_from = free_from.max(end);
+    }
+    largest.max(ceiling.saturating_sub(free_from))
+}
+
 /// The host's page size.
 pub(crate) fn page_size() -> u64 {
     rustix::param::page_size() as u64
@@ -133,5 +170,27 @@ mod tests {
         assert!(used > 1 << 20, "{used} bytes of address space");
         assert!(probe.address_limit.bytes() > used);
         assert_eq!(page_size() % 4096, 0);
+        let largest = largest_free_range().expect("procfs is mounted");
+        assert!(
+            largest > 1 << 40 && largest < USER_ADDRESS_SPACE,
+            "{largest}"
+        );
+    }
+
+    #[test]
+    fn the_largest_gap_is_found_between_mappings() {
+        let maps = "00400000-00500000 r-xp 0 0:0 0 /bin/x\n\
+                    10000000-20000000 rw-p 0 0:0 0\n\
+                    90000000-a0000000 rw-p 0 0:0 0 [stack]\n\
+                    ffffffffff600000-ffffffffff601000 --xp 0 0:0 0 [vsyscall]\n";
+        assert_eq!(
+            largest_gap(maps, 0x10000, 0xb000_0000),
+            0x9000_0000 - 0x2000_0000
+        );
+        assert_eq!(
+            largest_gap(maps, 0x10000, 0x1_2000_0000),
+            0x1_2000_0000 - 0xa000_0000
+        );
+        assert_eq!(largest_gap("", 0x10000, 0x20000), 0x10000);
     }
 }
