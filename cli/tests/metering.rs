@@ -49,7 +49,11 @@ fn fuel_only_enforces_fuel_and_refuses_a_timeout() {
     assert_one_line_failure(&refused, 1, "Metering::FuelOnly");
     let output = plugbox(&["run", "--metering", "fuel-only", "--input", "hi"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(!stderr(&output).contains("not metered"), "{}", stderr(&output));
+    assert!(
+        !stderr(&output).contains("not metered"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
