@@ -14,7 +14,11 @@
 //!   checked: compared in the timed loop, asserted after it);
 //! - `warm-call/pooling/fib-20`: a CPU-bound call (naive fib(20));
 //! - `warm-call/pooling-async/hello`: `call_async` on a live instance, driven
-//!   by a current-thread tokio runtime's `block_on` (included in the time).
+//!   by a current-thread tokio runtime's `block_on` (included in the time);
+//! - `warm-call/pooling-cm-async/hello` and `warm-call/pooling-cm-async-async/hello`:
+//!   the same sync and async calls on an engine with component-model async
+//!   on (`EngineBuilder::component_model_async(true)`): what hosting async
+//!   components costs the sync plugins of the same engine.
 //!
 //! Run with `cargo bench -p plugbox-benches`. `RUST_BACKTRACE` is recorded
 //! and unset before anything runs: it makes error paths that capture
@@ -122,6 +126,31 @@ fn warm_call(c: &mut Criterion) {
         .build()
         .expect("tokio runtime");
     group.bench_function(BenchmarkId::new("pooling-async", "hello"), |b| {
+        b.iter_custom(|iterations| {
+            timed_calls(iterations, b"HELLO, PLUGBOX", || {
+                runtime
+                    .block_on(instance.call_async(black_box(INPUT)))
+                    .expect("call")
+                    .output
+            })
+        });
+    });
+    // The same plugin on an engine that also hosts async components.
+    let cm_async = Engine::builder()
+        .allocator(Allocator::Pooling { capacity: 1_000 })
+        .component_model_async(true)
+        .build()
+        .expect("engine");
+    let hello = Plugin::new(&cm_async, plugbox_artifacts::HELLO.bytes).expect("hello loads");
+    let mut instance = hello.instantiate().expect("instantiate");
+    group.bench_function(BenchmarkId::new("pooling-cm-async", "hello"), |b| {
+        b.iter_custom(|iterations| {
+            timed_calls(iterations, b"HELLO, PLUGBOX", || {
+                instance.call(black_box(INPUT)).expect("call").output
+            })
+        });
+    });
+    group.bench_function(BenchmarkId::new("pooling-cm-async-async", "hello"), |b| {
         b.iter_custom(|iterations| {
             timed_calls(iterations, b"HELLO, PLUGBOX", || {
                 runtime

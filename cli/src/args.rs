@@ -134,9 +134,15 @@ pub struct Run {
     /// default 16MiB).
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub memory: Option<usize>,
-    /// On a trap, also print the wasm backtrace.
+    /// On a trap, also print the wasm backtrace (with file:line for plugins
+    /// built with DWARF line tables).
     #[arg(long)]
     pub backtrace: bool,
+    /// On a trap, write a Wasm core dump of the instance (its memories,
+    /// globals and stack) to FILE, for a core dump reader such as wasmgdb.
+    /// It holds the plugin's memory: its input and whatever it read.
+    #[arg(long, value_name = "FILE")]
+    pub coredump: Option<PathBuf>,
     /// Sample the call's stack at every epoch tick (1 ms) and write the
     /// profile to FILE, for the Firefox Profiler (profiler.firefox.com);
     /// written whatever the call's outcome.

@@ -88,6 +88,7 @@ fn engine_for(
     cache: &args::CacheArgs,
     metering: plugbox::Metering,
     kv: Option<Arc<dyn KvStore>>,
+    coredump: bool,
 ) -> Result<Engine, Failure> {
     if memory_bytes > MAX_WASM32_MEMORY {
         return Err(Failure {
@@ -107,7 +108,11 @@ fn engine_for(
         .allocator(Allocator::Pooling { capacity: 1 })
         .memory_slot_bytes(slot)
         .component_model_async(true)
-        .metering(metering);
+        .metering(metering)
+        // A local test tool: backtraces name source lines of plugins built
+        // with line tables (no cost for the others).
+        .backtrace_details(true)
+        .coredump_on_trap(coredump);
     if let Some(dir) = cache.dir() {
         builder = builder.cache_dir(dir);
     }
@@ -174,7 +179,13 @@ fn run_plugin(run: &Run) -> Result<(), Failure> {
         // Without a policy, whatever was given on the command line goes in.
         limits = limits.max_input_bytes(input.len().max(base.input_bytes()));
     }
-    let engine = engine_for(memory, &run.cache, run.metering, kv_store(&policy)?)?;
+    let engine = engine_for(
+        memory,
+        &run.cache,
+        run.metering,
+        kv_store(&policy)?,
+        run.coredump.is_some(),
+    )?;
     let plugin = Plugin::new(&engine, &read(&engine, &run.plugin)?)?
         .with_policy(&policy)?
         .with_limits(limits);
@@ -190,6 +201,9 @@ fn run_plugin(run: &Run) -> Result<(), Failure> {
         instance.finish_profiling(&mut file)?;
         std::io::Write::flush(&mut file).map_err(failed)?;
         eprintln!("profile written to {}", path.display());
+    }
+    if let (Some(path), Err(error)) = (&run.coredump, &result) {
+        write_core_dump(path, error)?;
     }
     // What the plugin wrote to captured streams, whatever the outcome.
     for (name, captured) in [
@@ -227,6 +241,23 @@ fn run_plugin(run: &Run) -> Result<(), Failure> {
         "fuel used: {fuel}, time: {:.3} ms",
         response.elapsed.as_secs_f64() * 1e3
     );
+    Ok(())
+}
+
+/// `run --coredump`: the trapped call's core dump to `path`.
+fn write_core_dump(path: &std::path::Path, error: &plugbox::Error) -> Result<(), Failure> {
+    match error.core_dump() {
+        Some(dump) => {
+            std::fs::write(path, dump).map_err(|error| {
+                Failure::io(&format!("writing the core dump {}", path.display()), error)
+            })?;
+            eprintln!("core dump written to {}", path.display());
+        }
+        None => eprintln!(
+            "no core dump written: the call failed with {}, which is not a trap",
+            error.kind()
+        ),
+    }
     Ok(())
 }
 
@@ -269,6 +300,7 @@ fn inspect_plugin(inspect: &Inspect) -> Result<(), Failure> {
         &inspect.cache,
         plugbox::Metering::default(),
         None,
+        false,
     )?;
     let bytes = read(&engine, &inspect.plugin)?;
     let info = plugbox::inspect(&engine, &bytes)?;

@@ -28,36 +28,20 @@ use std::future::{Future, poll_fn};
 use std::hint::black_box;
 use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use plugbox::{Allocator, Engine, Instance, KvError, KvStore, Limits, Metering, Plugin, Quota};
-
-/// Drives `future` on this thread.
-fn block_on<F: Future>(future: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut future = pin!(future);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-        std::thread::park();
-    }
-}
 
 /// The prototype: `call`, ended at the first yield after `deadline`.
 /// `Err(yields)` if it was ended; `Ok((output, yields))` otherwise.
 fn until_deadline<F: Future>(call: F, deadline: Instant) -> Result<(F::Output, u64), u64> {
     let mut call = pin!(call);
     let mut yields = 0;
-    block_on(poll_fn(|cx| {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime");
+    runtime.block_on(poll_fn(|cx| {
         if let Poll::Ready(output) = call.as_mut().poll(cx) {
             return Poll::Ready(Ok((output, yields)));
         }

@@ -145,6 +145,7 @@ struct Inner {
     message: String,
     source: Option<Source>,
     wasm_backtrace: Option<String>,
+    core_dump: Option<Vec<u8>>,
     host_resource: Option<crate::mapping_budget::HostResource>,
 }
 
@@ -161,6 +162,7 @@ impl Error {
                 message: message.into(),
                 source: None,
                 wasm_backtrace: None,
+                core_dump: None,
                 host_resource: None,
             }),
         }
@@ -171,6 +173,12 @@ impl Error {
             self.inner.wasm_backtrace = Some(backtrace.to_string());
         }
         self.inner.source = Some(Source::Wasmtime(source));
+        self
+    }
+
+    #[cfg(feature = "coredump")]
+    pub(crate) fn with_core_dump(mut self, core_dump: Vec<u8>) -> Self {
+        self.inner.core_dump = Some(core_dump);
         self
     }
 
@@ -219,6 +227,18 @@ impl Error {
     /// section).
     pub fn wasm_backtrace(&self) -> Option<&str> {
         self.inner.wasm_backtrace.as_deref()
+    }
+
+    /// For traps on an engine built with
+    /// [`EngineBuilder::coredump_on_trap`](crate::EngineBuilder::coredump_on_trap):
+    /// a Wasm core dump of the instance at the trap (a `.wasm` file in the
+    /// [tool-conventions format], named after the plugin), to write to a
+    /// file for a core dump reader. Raw guest memory: treat it as the
+    /// plugin's data.
+    ///
+    /// [tool-conventions format]: https://github.com/WebAssembly/tool-conventions/blob/main/Coredump.md
+    pub fn core_dump(&self) -> Option<&[u8]> {
+        self.inner.core_dump.as_deref()
     }
 
     /// Whether this is a trap, after which the instance is poisoned.

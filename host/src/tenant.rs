@@ -121,8 +121,8 @@ impl Tenant {
 
     /// The outcome of instantiating into [`store`](Self::store) as a typed
     /// error.
-    pub(crate) fn instantiated<X>(&self, result: wasmtime::Result<X>) -> Result<X> {
-        result.map_err(|error| classify(error, &self.store, &self.limits, Stage::Instantiate))
+    pub(crate) fn instantiated<X>(&mut self, result: wasmtime::Result<X>) -> Result<X> {
+        result.map_err(|error| classify(error, &mut self.store, &self.limits, Stage::Instantiate))
     }
 
     /// Prepares the store to run wasm on a fiber: charges the fiber stack
@@ -203,7 +203,7 @@ impl Tenant {
         match result {
             Ok(value) => Ok((value, fuel_used, elapsed)),
             Err(error) => {
-                let error = classify(error, &self.store, &self.limits, Stage::Call);
+                let error = classify(error, &mut self.store, &self.limits, Stage::Call);
                 // No fiber stack (or no memory for one) for the call: when
                 // not one instruction ran, the instance is as good as before.
                 // Without fuel to tell, only a full pool of fiber stacks,
@@ -350,7 +350,7 @@ enum Stage {
 /// Turns a wasmtime error from instantiation or a call into a typed error.
 fn classify(
     error: wasmtime::Error,
-    store: &Store<HostContext>,
+    store: &mut Store<HostContext>,
     limits: &Limits,
     stage: Stage,
 ) -> Error {
@@ -387,6 +387,14 @@ fn classify(
         typed.with_host_resource(crate::mapping_budget::diagnose_os_refusal())
     } else {
         typed
+    };
+    #[cfg(feature = "coredump")]
+    let typed = match error.downcast_ref::<wasmtime::WasmCoreDump>() {
+        Some(dump) => {
+            let name = store.data().host.plugin.clone();
+            typed.with_core_dump(dump.serialize(&mut *store, &name))
+        }
+        None => typed,
     };
     typed.with_wasmtime(error)
 }

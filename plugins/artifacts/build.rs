@@ -46,11 +46,19 @@ fn main() {
     // packages of one invocation, and one `std` plugin would otherwise switch
     // the guest SDK's `std` feature on for every lean plugin built with it.
     for plugin in &plugins {
-        build(workspace, &target_dir, plugin, Some(TARGET));
+        build(workspace, &target_dir, plugin, Some(TARGET), false);
         if plugin.has_native_twin {
-            build(workspace, &target_dir, plugin, None);
+            build(workspace, &target_dir, plugin, None, false);
         }
     }
+    // `panic` once more with DWARF, in a target directory of its own (the
+    // same file name with other contents), for source-level backtraces.
+    let debug_dir = target_dir.join("with-debug-info");
+    let panic = plugins
+        .iter()
+        .find(|plugin| plugin.name == "panic")
+        .expect("plugins/panic exists");
+    build(workspace, &debug_dir, panic, Some(TARGET), true);
 
     let release_dir = target_dir.join(TARGET).join("release");
     let mut code = String::new();
@@ -88,6 +96,20 @@ fn main() {
         write!(all, "{constant}, ").expect("write to String");
         writeln!(foreach, "        $mac!({ident}, {constant});").expect("write to String");
     }
+    let debug_panic = debug_dir
+        .join(TARGET)
+        .join("release")
+        .join("plugbox_plugin_panic.wasm");
+    assert!(debug_panic.is_file(), "no {}", debug_panic.display());
+    writeln!(
+        code,
+        "/// The `panic` plugin built with DWARF line tables (`CARGO_PROFILE_RELEASE_DEBUG=line-tables-only`),\n\
+         /// for source-level backtraces. Not in [`ALL`]: it is `PANIC`'s code.\n\
+         pub const PANIC_WITH_DEBUG_INFO: Artifact = Artifact {{ name: \"panic\", path: {path:?}, \
+         bytes: include_bytes!({path:?}), native: None }};",
+        path = debug_panic.display().to_string(),
+    )
+    .expect("write to String");
     writeln!(
         code,
         "/// Every plugin, in name order.\npub const ALL: &[Artifact] = &[{all}];"
@@ -156,7 +178,15 @@ fn discover(plugins_dir: &Path) -> Vec<PluginCrate> {
 
 /// Builds `plugin`: its library as a component for `target`, or (`None`)
 /// its native twin for the host.
-fn build(workspace: &Path, target_dir: &Path, plugin: &PluginCrate, target: Option<&str>) {
+/// With `debug_info`, the component keeps its DWARF (file and line of each
+/// instruction).
+fn build(
+    workspace: &Path,
+    target_dir: &Path,
+    plugin: &PluginCrate,
+    target: Option<&str>,
+    debug_info: bool,
+) {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
@@ -175,9 +205,16 @@ fn build(workspace: &Path, target_dir: &Path, plugin: &PluginCrate, target: Opti
         .env_remove("RUSTC_WRAPPER")
         .env_remove("CLIPPY_ARGS")
         .env_remove("CLIPPY_CONF_DIR")
-        // Small plugins: no DWARF. The name section stays, so wasm backtraces
-        // still name the functions.
-        .env("CARGO_PROFILE_RELEASE_DEBUG", "false");
+        // Small plugins: no DWARF unless asked for. The name section stays,
+        // so wasm backtraces still name the functions.
+        .env(
+            "CARGO_PROFILE_RELEASE_DEBUG",
+            if debug_info {
+                "line-tables-only"
+            } else {
+                "false"
+            },
+        );
     match target {
         Some(target) => command.args(["--lib", "--target", target]),
         // Native twins are static executables, so that a sandbox can hold

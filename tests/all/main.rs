@@ -12,6 +12,7 @@ mod cache;
 mod capabilities;
 mod component_model_async;
 mod custom_world;
+mod debugging;
 mod engine;
 mod fuzz_smoke;
 mod host_functions;

@@ -54,6 +54,8 @@ pub struct EngineBuilder {
     pub(super) component_model_async: bool,
     pub(super) metering: Metering,
     pub(super) memory_profile: MemoryProfile,
+    pub(super) backtrace_details: bool,
+    pub(super) coredump_on_trap: bool,
 }
 
 /// What one instance may hold of the pool's core instances, memories and
@@ -97,6 +99,8 @@ impl Default for EngineBuilder {
             component_model_async: false,
             metering: Metering::default(),
             memory_profile: MemoryProfile::default(),
+            backtrace_details: false,
+            coredump_on_trap: false,
         }
     }
 }
@@ -375,6 +379,7 @@ impl EngineBuilder {
                  `component-model-async` cargo feature, which this build lacks",
             ));
         }
+        self.check_debugging()?;
         if let Allocator::Pooling { capacity: 0 } = self.allocator {
             return Err(Error::new(
                 ErrorKind::Config,

@@ -12,6 +12,7 @@ use crate::kv::KvStore;
 use crate::ticker::Ticker;
 
 mod builder;
+mod debugging;
 mod memory_profile;
 mod metering;
 mod wasmtime_config;

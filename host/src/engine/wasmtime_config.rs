@@ -18,6 +18,7 @@ impl EngineBuilder {
             .parallel_compilation(true);
         self.memory_profile
             .configure(&mut config, self.memory_slot_bytes as u64);
+        self.configure_debugging(&mut config);
         // Compiled in, wasmtime would give every store concurrency state and
         // accept async components; only an engine that asks for it does.
         #[cfg(feature = "component-model-async")]

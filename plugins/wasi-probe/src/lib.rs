@@ -18,6 +18,8 @@
 //! - `sleep MS`: sleeps MS milliseconds (a WASI clock pollable's `block`),
 //!   then answers `slept`;
 //! - `print-sleep MS`: prints a line, then sleeps MS milliseconds.
+//! - `panic TEXT`: panics with TEXT (std prints it to stderr, then aborts:
+//!   a trap, after WASI calls, on the WASI path).
 //!
 //! Failures are answered as `error: <kind>` (the `std::io::ErrorKind`), not
 //! as guest errors: a denial is the expected outcome of many probes. An
@@ -78,6 +80,7 @@ fn probe(input: &str) -> Result<String, String> {
             sleep(rest);
             Ok("slept".to_owned())
         }
+        "panic" => panic!("probe panic: {rest}"),
         other => return Err(format!("unknown probe `{other}`")),
     };
     Ok(answer.unwrap_or_else(describe))
