@@ -109,7 +109,7 @@ impl CustomPlugin {
             pre: Arc::new(pre),
             info: Arc::new(info),
             imports_wasi,
-            authority: Authority::deny_all(&identity.default_name),
+            authority: Authority::deny_all(&identity),
             identity: Arc::new(identity),
         })
     }
@@ -146,11 +146,19 @@ impl CustomPlugin {
     ///
     /// As [`Plugin::instantiate`](crate::Plugin::instantiate).
     pub fn instantiate(&self) -> Result<CustomInstance> {
-        let context = self.authority.context(self.imports_wasi)?;
-        let (tenant, instance) =
-            Tenant::instantiate(&self.engine, self.footprint, context, |store| {
-                self.pre.instantiate(store)
-            })?;
+        let instantiated = self
+            .authority
+            .context(self.imports_wasi)
+            .and_then(|context| {
+                Tenant::instantiate(&self.engine, self.footprint, context, |store| {
+                    self.pre.instantiate(store)
+                })
+            });
+        self.authority
+            .host
+            .metrics
+            .instantiated(instantiated.as_ref().err().map(Error::kind));
+        let (tenant, instance) = instantiated?;
         Ok(CustomInstance { tenant, instance })
     }
 }
@@ -224,14 +232,19 @@ impl CustomInstance {
             &wasmtime::component::Instance,
         ) -> wasmtime::Result<R>,
     ) -> Result<CustomResponse<R>> {
-        let started = self.tenant.begin(Mode::Sync)?;
-        let result = call(&mut self.tenant.store, &self.instance);
-        let (value, fuel_used, elapsed) = self.tenant.end(started, result)?;
-        Ok(CustomResponse {
-            value,
-            fuel_used,
-            elapsed,
-        })
+        let span = self.tenant.call_span();
+        let result = span.in_scope(|| {
+            let started = self.tenant.begin(Mode::Sync)?;
+            let result = call(&mut self.tenant.store, &self.instance);
+            let (value, fuel_used, elapsed) = self.tenant.end(started, result)?;
+            Ok(CustomResponse {
+                value,
+                fuel_used,
+                elapsed,
+            })
+        });
+        self.tenant.call_ended(&span, &result);
+        result
     }
 
     /// Refuses an input of `bytes` over this instance's

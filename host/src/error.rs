@@ -76,6 +76,55 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: &'static [Self] = &[
+        Self::FuelExhausted,
+        Self::DeadlineExceeded,
+        Self::MemoryLimit,
+        Self::TableLimit,
+        Self::InstanceLimit,
+        Self::StackOverflow,
+        Self::Cancelled,
+        Self::Trap,
+        Self::Guest,
+        Self::Poisoned,
+        Self::InvalidComponent,
+        Self::InterfaceMismatch,
+        Self::InputTooLarge,
+        Self::OutputTooLarge,
+        Self::PoolExhausted,
+        Self::HostResources,
+        Self::InvalidPolicy,
+        Self::Io,
+        Self::Config,
+    ];
+
+    /// A stable `snake_case` name, as metrics label outcomes with it
+    /// (`fuel_exhausted`, `deadline_exceeded`, ...).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::FuelExhausted => "fuel_exhausted",
+            Self::DeadlineExceeded => "deadline_exceeded",
+            Self::MemoryLimit => "memory_limit",
+            Self::TableLimit => "table_limit",
+            Self::InstanceLimit => "instance_limit",
+            Self::StackOverflow => "stack_overflow",
+            Self::Cancelled => "cancelled",
+            Self::Trap => "trap",
+            Self::Guest => "guest",
+            Self::Poisoned => "poisoned",
+            Self::InvalidComponent => "invalid_component",
+            Self::InterfaceMismatch => "interface_mismatch",
+            Self::InputTooLarge => "input_too_large",
+            Self::OutputTooLarge => "output_too_large",
+            Self::PoolExhausted => "pool_exhausted",
+            Self::HostResources => "host_resources",
+            Self::InvalidPolicy => "invalid_policy",
+            Self::Io => "io",
+            Self::Config => "config",
+        }
+    }
+
     /// Whether this kind is a trap, after which the instance is poisoned.
     pub fn is_trap(self) -> bool {
         matches!(
@@ -324,6 +373,18 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_lists_every_kind_in_declaration_order_with_distinct_labels() {
+        for (index, kind) in ErrorKind::ALL.iter().enumerate() {
+            // Metrics index their per-outcome counters by discriminant.
+            assert_eq!(*kind as usize, index, "{kind:?}");
+        }
+        let labels: std::collections::BTreeSet<_> =
+            ErrorKind::ALL.iter().map(|kind| kind.label()).collect();
+        assert_eq!(labels.len(), ErrorKind::ALL.len());
+        assert!(!labels.contains("ok"));
+    }
 
     #[test]
     fn display_names_kind_and_message() {

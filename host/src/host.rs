@@ -57,7 +57,7 @@ impl std::fmt::Debug for HostContext {
 impl HostContext {
     pub(crate) fn new(limits: Limits, host: Arc<HostGrants>) -> Self {
         Self {
-            budget: CallBudget::new(limits.log_bytes()),
+            budget: CallBudget::new(limits.log_bytes(), host.metrics.log_bytes_dropped.clone()),
             epoch: EpochBudget::default(),
             canceller: crate::Canceller::default(),
             limiter: StoreLimiter::new(limits),
@@ -91,10 +91,10 @@ pub(crate) struct Authority {
 
 impl Authority {
     /// Default limits, nothing granted.
-    pub(crate) fn deny_all(default_name: &str) -> Self {
+    pub(crate) fn deny_all(identity: &crate::plugin::Identity) -> Self {
         Self {
             limits: Limits::default(),
-            host: Arc::new(HostGrants::deny_all(default_name)),
+            host: Arc::new(HostGrants::deny_all(identity)),
             #[cfg(feature = "wasi")]
             wasi: Arc::new(crate::wasi::Grants::deny_all()),
         }

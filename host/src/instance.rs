@@ -157,6 +157,13 @@ impl Instance {
     ///   [`Error::wasm_backtrace`]); the instance is poisoned;
     /// - [`ErrorKind::Poisoned`]: an earlier call trapped.
     pub fn call(&mut self, input: &[u8]) -> Result<Response> {
+        let span = self.tenant.call_span();
+        let result = span.in_scope(|| self.call_in_span(input));
+        self.tenant.call_ended(&span, &result);
+        result
+    }
+
+    fn call_in_span(&mut self, input: &[u8]) -> Result<Response> {
         #[cfg(feature = "wasi")]
         if self.watched {
             return crate::fiber::block_on(self.call_watched(input, Mode::SyncOnFiber));
@@ -190,6 +197,17 @@ impl Instance {
     /// fiber stack is held by other instances (the plugin did not run; the
     /// instance is not poisoned).
     pub async fn call_async(&mut self, input: &[u8]) -> Result<Response> {
+        use tracing::Instrument as _;
+        let span = self.tenant.call_span();
+        let result = self
+            .call_async_in_span(input)
+            .instrument(span.clone())
+            .await;
+        self.tenant.call_ended(&span, &result);
+        result
+    }
+
+    async fn call_async_in_span(&mut self, input: &[u8]) -> Result<Response> {
         #[cfg(feature = "wasi")]
         if self.watched {
             return self.call_watched(input, Mode::Async).await;

@@ -71,11 +71,13 @@ pub mod kv;
 mod limits;
 mod mapping_budget;
 mod plugin;
+mod plugin_set;
 pub mod policy;
 #[cfg(feature = "profiling")]
 mod profile;
 mod refusal;
 pub mod safe_text;
+pub mod telemetry;
 mod tenant;
 mod ticker;
 #[cfg(feature = "wasi")]
@@ -93,6 +95,7 @@ pub use kv::{KvError, KvStore, MemoryKv, Quota};
 pub use limits::Limits;
 pub use mapping_budget::HostResource;
 pub use plugin::{Plugin, inspect, read_component};
+pub use plugin_set::{Answer, Lease, PluginSet};
 pub use policy::Policy;
 pub use ticker::TickerProbe;
 #[cfg(feature = "wasi")]

@@ -91,7 +91,7 @@ impl Plugin {
                 .map_err(mismatch)?,
             sync: PluginPre::new(instance_pre).map_err(mismatch)?,
         };
-        let authority = Authority::deny_all(&identity.default_name);
+        let authority = Authority::deny_all(&identity);
         Ok(Self {
             compiled: Arc::new(Compiled {
                 engine: engine.clone(),
@@ -207,8 +207,15 @@ impl Plugin {
     /// [`ErrorKind::Config`] when its [`Limits`] set a fuel limit or deadline
     /// the engine does not meter ([`EngineBuilder::metering`](crate::EngineBuilder::metering)).
     pub fn instantiate(&self) -> Result<Instance> {
-        let state = self.authority.context(self.compiled.fit.imports_wasi)?;
-        Instance::new(&self.compiled.engine, &self.compiled.pre, state)
+        let instance = self
+            .authority
+            .context(self.compiled.fit.imports_wasi)
+            .and_then(|state| Instance::new(&self.compiled.engine, &self.compiled.pre, state));
+        self.authority
+            .host
+            .metrics
+            .instantiated(instance.as_ref().err().map(Error::kind));
+        instance
     }
 }
 
@@ -285,6 +292,8 @@ pub fn read_component(engine: &Engine, path: impl AsRef<Path>) -> Result<Vec<u8>
 pub(crate) struct Identity {
     /// Its name when its policy gives none: from its content hash.
     pub(crate) default_name: String,
+    /// Its content hash, as metrics label it: `blake3:<hex>`.
+    pub(crate) digest: String,
     /// Random, unique to this load: it makes the default key-value namespace
     /// the load's own, even across processes sharing a persistent backend.
     load_id: String,
@@ -301,6 +310,7 @@ impl Identity {
         })?;
         Ok(Self {
             default_name: format!("plugin-{}", &cache::hex(hash)[..16]),
+            digest: format!("blake3:{}", cache::hex(hash)),
             load_id: cache::hex(&id),
         })
     }

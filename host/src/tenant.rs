@@ -26,6 +26,14 @@ pub(crate) struct Tenant {
     /// [`Metering::FUEL_YIELD_INTERVAL`] units of fuel, and so only runs wasm
     /// on a fiber from then on ([`on_fiber`](Self::on_fiber)).
     fuel_yields: bool,
+    /// When the current call began ([`begin`](Self::begin)).
+    began: Option<Instant>,
+    /// Unique in the process: names the instance in call spans.
+    id: u64,
+    /// Instantiated, and so counted in `plugbox_instances_live` until
+    /// dropped; `pooled` if in a pooling engine's slot.
+    live: bool,
+    pooled: bool,
     // Keeps the epoch ticker running while this instance lives.
     engine: Engine,
 }
@@ -85,6 +93,10 @@ impl Tenant {
             poisoned: None,
             in_call: false,
             fuel_yields: false,
+            began: None,
+            id: crate::telemetry::next_instance_id(),
+            live: false,
+            pooled: matches!(engine.allocator(), crate::Allocator::Pooling { .. }),
             engine: engine.clone(),
         };
         tenant.arm(Mode::Sync)?;
@@ -122,7 +134,26 @@ impl Tenant {
     /// The outcome of instantiating into [`store`](Self::store) as a typed
     /// error.
     pub(crate) fn instantiated<X>(&mut self, result: wasmtime::Result<X>) -> Result<X> {
-        result.map_err(|error| classify(error, &mut self.store, &self.limits, Stage::Instantiate))
+        let instantiated = result
+            .map_err(|error| classify(error, &mut self.store, &self.limits, Stage::Instantiate))?;
+        self.live = true;
+        self.store.data().host.metrics.instance_born(self.pooled);
+        Ok(instantiated)
+    }
+
+    /// A span for the next call: its plugin, this instance, and (recorded
+    /// by [`call_ended`](Self::call_ended)) its outcome.
+    pub(crate) fn call_span(&self) -> tracing::Span {
+        self.store.data().host.metrics.call_span(self.id)
+    }
+
+    /// Counts a call's outcome in the metrics and records it on its span.
+    pub(crate) fn call_ended<T>(&self, span: &tracing::Span, result: &Result<T>) {
+        self.store
+            .data()
+            .host
+            .metrics
+            .call_ended(span, result.as_ref().err().map(Error::kind));
     }
 
     /// Prepares the store to run wasm on a fiber: charges the fiber stack
@@ -187,7 +218,9 @@ impl Tenant {
         }
         self.arm(mode)?;
         self.in_call = true;
-        Ok(Started(Instant::now()))
+        let now = Instant::now();
+        self.began = Some(now);
+        Ok(Started(now))
     }
 
     /// Ends a call: its value with the fuel used (where the engine meters
@@ -200,6 +233,7 @@ impl Tenant {
         self.in_call = false;
         let elapsed = started.0.elapsed();
         let fuel_used = self.fuel_used();
+        self.store.data().host.metrics.call_cost(elapsed, fuel_used);
         match result {
             Ok(value) => Ok((value, fuel_used, elapsed)),
             Err(error) => {
@@ -234,6 +268,14 @@ impl Tenant {
     /// (the guest was unwound midway).
     pub(crate) fn stopped(&mut self, stop: Stop) -> Error {
         self.in_call = false;
+        if let (true, Some(began)) = (self.live, self.began) {
+            let fuel_used = self.fuel_used();
+            self.store
+                .data()
+                .host
+                .metrics
+                .call_cost(began.elapsed(), fuel_used);
+        }
         let (kind, message) = match stop {
             Stop::Cancelled if self.fuel_yields => (
                 ErrorKind::Cancelled,
@@ -325,6 +367,14 @@ impl Tenant {
         let deadline =
             crate::wasi::watchdog_deadline(started.0, deadline, self.engine.epoch_tick());
         (self.canceller(), deadline)
+    }
+}
+
+impl Drop for Tenant {
+    fn drop(&mut self) {
+        if self.live {
+            self.store.data().host.metrics.instance_died(self.pooled);
+        }
     }
 }
 

@@ -19,6 +19,36 @@ pub struct Recorded {
     pub target: String,
     pub level: Level,
     pub fields: Vec<(String, String)>,
+    /// The span this thread was in when the event was emitted.
+    pub span: Option<u64>,
+}
+
+/// One recorded span: its id, target, name and fields (those given when it
+/// was created and those recorded later).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedSpan {
+    pub id: u64,
+    pub target: String,
+    pub name: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl RecordedSpan {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// What one `record` call on a thread has seen so far.
+#[derive(Default)]
+struct Recording {
+    events: Vec<Recorded>,
+    spans: Vec<RecordedSpan>,
+    /// The spans entered and not exited, innermost last.
+    entered: Vec<u64>,
 }
 
 impl Recorded {
@@ -32,7 +62,7 @@ impl Recorded {
 
 thread_local! {
     /// Events of the `record` call running on this thread, if any.
-    static RECORDING: RefCell<Option<Vec<Recorded>>> = const { RefCell::new(None) };
+    static RECORDING: RefCell<Option<Recording>> = const { RefCell::new(None) };
 }
 
 struct Recorder;
@@ -50,50 +80,105 @@ impl Visit for Fields<'_> {
     }
 }
 
+/// Span ids, unique in the test process.
+static NEXT_SPAN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 impl Subscriber for Recorder {
     fn enabled(&self, _: &Metadata<'_>) -> bool {
         true
     }
 
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
+    fn new_span(&self, attributes: &Attributes<'_>) -> Id {
+        let id = NEXT_SPAN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        RECORDING.with(|recording| {
+            if let Some(recording) = recording.borrow_mut().as_mut() {
+                let mut fields = Vec::new();
+                attributes.record(&mut Fields(&mut fields));
+                recording.spans.push(RecordedSpan {
+                    id,
+                    target: attributes.metadata().target().to_string(),
+                    name: attributes.metadata().name().to_string(),
+                    fields,
+                });
+            }
+        });
+        Id::from_u64(id)
     }
 
-    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record(&self, id: &Id, values: &Record<'_>) {
+        RECORDING.with(|recording| {
+            if let Some(recording) = recording.borrow_mut().as_mut()
+                && let Some(span) = recording.spans.iter_mut().find(|s| s.id == id.into_u64())
+            {
+                values.record(&mut Fields(&mut span.fields));
+            }
+        });
+    }
 
     fn record_follows_from(&self, _: &Id, _: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
         RECORDING.with(|recording| {
-            if let Some(events) = recording.borrow_mut().as_mut() {
+            if let Some(recording) = recording.borrow_mut().as_mut() {
                 let mut fields = Vec::new();
                 event.record(&mut Fields(&mut fields));
-                events.push(Recorded {
+                let span = recording.entered.last().copied();
+                recording.events.push(Recorded {
                     target: event.metadata().target().to_string(),
                     level: *event.metadata().level(),
                     fields,
+                    span,
                 });
             }
         });
     }
 
-    fn enter(&self, _: &Id) {}
+    fn enter(&self, id: &Id) {
+        RECORDING.with(|recording| {
+            if let Some(recording) = recording.borrow_mut().as_mut() {
+                recording.entered.push(id.into_u64());
+            }
+        });
+    }
 
-    fn exit(&self, _: &Id) {}
+    fn exit(&self, id: &Id) {
+        RECORDING.with(|recording| {
+            if let Some(recording) = recording.borrow_mut().as_mut()
+                && let Some(at) = recording.entered.iter().rposition(|&e| e == id.into_u64())
+            {
+                recording.entered.remove(at);
+            }
+        });
+    }
 }
 
 /// Runs `f`, recording the events emitted on this thread; returns those
 /// whose target starts with `plugbox::`.
 pub fn record(f: impl FnOnce()) -> Vec<Recorded> {
+    record_spans(f).0
+}
+
+/// As [`record`], with the spans created on this thread (those whose target
+/// starts with `plugbox::`).
+pub fn record_spans(f: impl FnOnce()) -> (Vec<Recorded>, Vec<RecordedSpan>) {
     static INSTALL: std::sync::Once = std::sync::Once::new();
     INSTALL.call_once(|| {
         tracing::subscriber::set_global_default(Recorder).expect("no other global subscriber");
     });
-    RECORDING.with(|recording| *recording.borrow_mut() = Some(Vec::new()));
+    RECORDING.with(|recording| *recording.borrow_mut() = Some(Recording::default()));
     f();
-    let events = RECORDING.with(|recording| recording.borrow_mut().take().unwrap_or_default());
-    events
-        .into_iter()
-        .filter(|event| event.target.starts_with("plugbox::"))
-        .collect()
+    let recording = RECORDING.with(|recording| recording.borrow_mut().take().unwrap_or_default());
+    let ours = |target: &str| target.starts_with("plugbox::");
+    (
+        recording
+            .events
+            .into_iter()
+            .filter(|event| ours(&event.target))
+            .collect(),
+        recording
+            .spans
+            .into_iter()
+            .filter(|span| ours(&span.target))
+            .collect(),
+    )
 }

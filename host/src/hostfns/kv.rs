@@ -10,6 +10,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::host::HostContext;
 use crate::kv::{KvError, KvStore, Quota};
 use crate::policy::{KvPolicy, Policy};
+use crate::telemetry::{KvOp, KvResult};
 
 /// A granted key-value store.
 pub(crate) struct Grant {
@@ -110,39 +111,60 @@ fn without_credentials(url: &str) -> String {
 impl HostContext {
     /// Runs `op` against the granted store with the operation's deadline,
     /// or refuses: no grant, or a key longer than allowed.
+    /// Counted in `plugbox_kv_ops_total` as `kind`.
     fn with_kv<T>(
         &self,
+        kind: KvOp,
         key: &str,
         op: impl FnOnce(&Grant, Option<Instant>) -> Result<T, KvError>,
     ) -> wasmtime::Result<Result<T, GuestError>> {
+        let result = self.run_kv(key, op);
+        self.host.metrics.kv_op(
+            kind,
+            match &result {
+                Ok(_) => KvResult::Ok,
+                Err(GuestError::Denied) => KvResult::Denied,
+                Err(GuestError::Invalid(_)) => KvResult::Invalid,
+                Err(GuestError::QuotaExceeded) => KvResult::QuotaExceeded,
+                Err(GuestError::Unavailable(_)) => KvResult::Unavailable,
+            },
+        );
+        Ok(result)
+    }
+
+    fn run_kv<T>(
+        &self,
+        key: &str,
+        op: impl FnOnce(&Grant, Option<Instant>) -> Result<T, KvError>,
+    ) -> Result<T, GuestError> {
         let Some(grant) = &self.host.kv else {
-            return Ok(Err(GuestError::Denied));
+            return Err(GuestError::Denied);
         };
         if key.len() > grant.max_key_bytes {
-            return Ok(Err(GuestError::Invalid(format!(
+            return Err(GuestError::Invalid(format!(
                 "key of {} bytes, limit {}",
                 key.len(),
                 grant.max_key_bytes
-            ))));
+            )));
         }
         let deadline = grant.deadline(self.epoch.ends_at);
-        Ok(op(grant, deadline).map_err(|error| match error {
+        op(grant, deadline).map_err(|error| match error {
             KvError::QuotaExceeded => GuestError::QuotaExceeded,
             KvError::Invalid(why) => GuestError::Invalid(why),
             KvError::Unavailable(why) => GuestError::Unavailable(why),
-        }))
+        })
     }
 }
 
 impl Host for HostContext {
     fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, GuestError>> {
-        self.with_kv(&key, |grant, deadline| {
+        self.with_kv(KvOp::Get, &key, |grant, deadline| {
             grant.store.get(&grant.namespace, &key, deadline)
         })
     }
 
     fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), GuestError>> {
-        self.with_kv(&key, |grant, deadline| {
+        self.with_kv(KvOp::Set, &key, |grant, deadline| {
             grant
                 .store
                 .set(&grant.namespace, &key, &value, grant.quota, deadline)
@@ -150,13 +172,13 @@ impl Host for HostContext {
     }
 
     fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, GuestError>> {
-        self.with_kv(&key, |grant, deadline| {
+        self.with_kv(KvOp::Delete, &key, |grant, deadline| {
             grant.store.delete(&grant.namespace, &key, deadline)
         })
     }
 
     fn increment(&mut self, key: String, delta: i64) -> wasmtime::Result<Result<i64, GuestError>> {
-        self.with_kv(&key, |grant, deadline| {
+        self.with_kv(KvOp::Increment, &key, |grant, deadline| {
             grant
                 .store
                 .increment(&grant.namespace, &key, delta, grant.quota, deadline)

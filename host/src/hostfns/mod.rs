@@ -21,6 +21,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::host::HostContext;
 use crate::plugin::Identity;
 use crate::policy::Policy;
+use crate::telemetry::PluginMetrics;
 
 /// What a plugin's policy grants its host calls, resolved once per plugin.
 #[derive(Debug)]
@@ -29,15 +30,19 @@ pub(crate) struct HostGrants {
     pub(crate) plugin: String,
     pub(crate) config: BTreeMap<String, String>,
     pub(crate) kv: Option<kv::Grant>,
+    /// Its metric handles, labelled with `plugin` and its digest.
+    pub(crate) metrics: PluginMetrics,
 }
 
 impl HostGrants {
-    /// Nothing granted; logs name the plugin by `default_name`.
-    pub(crate) fn deny_all(default_name: &str) -> Self {
+    /// Nothing granted; logs and metrics name the plugin by its default
+    /// name.
+    pub(crate) fn deny_all(identity: &Identity) -> Self {
         Self {
-            plugin: default_name.to_owned(),
+            plugin: identity.default_name.clone(),
             config: BTreeMap::new(),
             kv: None,
+            metrics: PluginMetrics::register(&identity.default_name, &identity.digest),
         }
     }
 
@@ -56,6 +61,7 @@ impl HostGrants {
             })?),
         };
         Ok(Self {
+            metrics: PluginMetrics::register(&plugin, &identity.digest),
             plugin,
             config: policy.config.clone(),
             kv,
@@ -74,19 +80,22 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostContext>) -> Result<()> {
 /// Per-instance accounting of what a call logs, refilled at every call and
 /// shared by the `log` host function and stdio in `tracing` mode (which
 /// writes from WASI's output streams, hence atomics behind an `Arc`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct CallBudget {
     /// Log bytes this call may still emit.
     log_bytes_left: AtomicUsize,
     /// Log events dropped over the instance's life (budget exhausted).
     logs_dropped: AtomicU64,
+    /// `plugbox_log_bytes_dropped_total` of the instance's plugin.
+    bytes_dropped: metrics::Counter,
 }
 
 impl CallBudget {
-    pub(crate) fn new(log_bytes: usize) -> Arc<Self> {
+    pub(crate) fn new(log_bytes: usize, bytes_dropped: metrics::Counter) -> Arc<Self> {
         Arc::new(Self {
             log_bytes_left: AtomicUsize::new(log_bytes),
             logs_dropped: AtomicU64::new(0),
+            bytes_dropped,
         })
     }
 
@@ -112,6 +121,7 @@ impl CallBudget {
         let charged = before >= cost;
         if !charged {
             self.logs_dropped.fetch_add(1, Ordering::Relaxed);
+            self.bytes_dropped.increment(bytes as u64);
         }
         charged
     }
