@@ -18,7 +18,10 @@
 //! - `warm-call/pooling-cm-async/hello` and `warm-call/pooling-cm-async-async/hello`:
 //!   the same sync and async calls on an engine with component-model async
 //!   on (`EngineBuilder::component_model_async(true)`): what hosting async
-//!   components costs the sync plugins of the same engine.
+//!   components costs the sync plugins of the same engine;
+//! - `warm-call/pooling-prometheus/hello`: the warm call with a Prometheus
+//!   recorder installed (`plugbox::telemetry`), against `pooling/hello`
+//!   without one.
 //!
 //! Run with `cargo bench -p plugbox-benches`. `RUST_BACKTRACE` is recorded
 //! and unset before anything runs: it makes error paths that capture
@@ -163,6 +166,38 @@ fn warm_call(c: &mut Criterion) {
     group.finish();
 }
 
+/// `warm-call/pooling-prometheus/hello`: the warm call with metrics-rs's
+/// Prometheus recorder installed (for this thread) before the plugin loads,
+/// so every call records its outcome, time and fuel; beside
+/// `warm-call/pooling/hello`, where no recorder is installed.
+fn warm_call_with_metrics(c: &mut Criterion) {
+    let mut group = c.benchmark_group("warm-call");
+    let engine = engine(Allocator::Pooling { capacity: 1_000 });
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::with_local_recorder(&recorder, || {
+        let hello = Plugin::new(&engine, plugbox_artifacts::HELLO.bytes).expect("hello loads");
+        let mut instance = hello.instantiate().expect("instantiate");
+        group.bench_function(BenchmarkId::new("pooling-prometheus", "hello"), |b| {
+            b.iter_custom(|iterations| {
+                timed_calls(iterations, b"HELLO, PLUGBOX", || {
+                    instance.call(black_box(INPUT)).expect("call").output
+                })
+            });
+        });
+    });
+    group.finish();
+    // The recorder saw the calls: the bench measured what it says.
+    let scraped = handle.render();
+    let counted = scraped
+        .lines()
+        .find(|line| line.starts_with("plugbox_calls_total{") && line.contains("outcome=\"ok\""))
+        .and_then(|line| line.rsplit_once(' '))
+        .and_then(|(_, value)| value.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(counted > 0.0, "no call was recorded:\n{scraped}");
+}
+
 fn main() {
     plugbox_benches::record_and_unset_backtrace();
     let mut criterion = Criterion::default().configure_from_args();
@@ -170,5 +205,6 @@ fn main() {
     instantiate_and_call(&mut criterion);
     keep_resident(&mut criterion);
     warm_call(&mut criterion);
+    warm_call_with_metrics(&mut criterion);
     criterion.final_summary();
 }

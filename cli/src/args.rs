@@ -18,7 +18,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Call a plugin once and print its output, the fuel used and the time
-    /// (and on stderr its logs and captured output, escaped).
+    /// (and on stderr its logs and captured output, escaped); or, with
+    /// --each-line, once per line of stdin until it closes.
     Run(Run),
     /// Print a component's imports and exports and whether it fits the
     /// plugbox world.
@@ -109,6 +110,27 @@ pub struct Run {
     /// The request, as text.
     #[arg(long, value_name = "TEXT", conflicts_with = "input_file")]
     pub input: Option<String>,
+    /// Serve requests from stdin until it closes: each line (without its
+    /// line ending) is one call, answered by one line on stdout, the
+    /// response escaped as plugin text always is (so that a response is
+    /// exactly one line). A failed call answers an empty line and reports
+    /// `request N: ERROR` on stderr; a trapped instance is replaced by a
+    /// fresh one. Exits 1 if any call failed.
+    #[arg(long, conflicts_with_all = ["input", "input_file", "profile", "coredump"])]
+    pub each_line: bool,
+    /// With --each-line: reload the plugin when its file (or the policy
+    /// file) changes. The new version serves the next request; one that
+    /// fails to load or instantiate is reported on stderr and the previous
+    /// version keeps serving. Replace files atomically (write elsewhere,
+    /// then rename over).
+    #[arg(long, requires = "each_line")]
+    pub watch: bool,
+    /// While running, serve the metrics (calls by outcome, call time and
+    /// fuel, instances, kv operations, dropped log bytes) in Prometheus
+    /// text format at http://ADDR/metrics, e.g. 127.0.0.1:9100. Most useful
+    /// with --each-line.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
     /// The request, read from a file.
     #[arg(long, value_name = "PATH")]
     pub input_file: Option<PathBuf>,
@@ -299,8 +321,19 @@ pub fn report_usage_error(error: &clap::Error) -> ExitCode {
         }
         _ => {
             let rendered = error.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let mut lines = rendered.lines();
+            let first = lines.next().unwrap_or("invalid arguments");
             let first = first.strip_prefix("error: ").unwrap_or(first);
+            // What clap lists under the first line (the missing arguments),
+            // on the same line.
+            let listed: Vec<&str> = lines
+                .take_while(|line| line.starts_with("  "))
+                .map(str::trim)
+                .collect();
+            let first = match listed.as_slice() {
+                [] => first.to_string(),
+                listed => format!("{first} {}", listed.join(", ")),
+            };
             eprintln!("plugbox: {first} (see `plugbox --help`)");
             ExitCode::from(2)
         }

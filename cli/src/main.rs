@@ -8,9 +8,11 @@
 
 mod args;
 mod logs;
+mod run;
 mod show;
+mod watch;
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +21,7 @@ use clap::Parser as _;
 use plugbox::{Allocator, Engine, KvStore, Limits, Plugin, Policy};
 use plugbox_kv_redis::RedisKv;
 
-use crate::args::{Cli, Command, Compile, Density, DensityRun, Inspect, PluginSource, Run};
+use crate::args::{Cli, Command, Compile, Density, DensityRun, Inspect, PluginSource};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -27,7 +29,7 @@ fn main() -> ExitCode {
         Err(error) => return args::report_usage_error(&error),
     };
     let result = match cli.command {
-        Command::Run(run) => run_plugin(&run),
+        Command::Run(run) => run::run_plugin(&run),
         Command::Inspect(inspect) => inspect_plugin(&inspect),
         Command::Compile(compile) => compile_plugin(&compile),
         Command::Density(density) => density_report(&density),
@@ -81,10 +83,11 @@ impl Failure {
 const MAX_WASM32_MEMORY: usize = 1 << 32;
 
 /// The most `run --input-file` reads when no policy bounds the input.
-const MAX_INPUT_FILE_BYTES: u64 = 256 << 20;
+pub(crate) const MAX_INPUT_FILE_BYTES: u64 = 256 << 20;
 
-fn engine_for(
+pub(crate) fn engine_for(
     memory_bytes: usize,
+    tenants: u32,
     cache: &args::CacheArgs,
     metering: plugbox::Metering,
     kv: Option<Arc<dyn KvStore>>,
@@ -98,14 +101,15 @@ fn engine_for(
             backtrace: None,
         });
     }
-    // One tenant: a pool of one, with a memory slot just large enough
+    // A pool of `tenants` (one per version a reload may hold), with memory
+    // slots just large enough
     // (whole 64 KiB wasm pages; no overflow below 4 GiB).
     let slot = memory_bytes.max(1).next_multiple_of(64 << 10);
     // Component-model async on: `run` hosts whatever the plugin is built
     // with (componentize-qjs's default runtime uses the async built-ins), and
     // `inspect` checks against the same engine.
     let mut builder = Engine::builder()
-        .allocator(Allocator::Pooling { capacity: 1 })
+        .allocator(Allocator::Pooling { capacity: tenants })
         .memory_slot_bytes(slot)
         .component_model_async(true)
         .metering(metering)
@@ -126,7 +130,7 @@ fn engine_for(
 /// scheme: `redis://` and the other Redis schemes get the Redis backend;
 /// without a url, the engine's own (in memory). Another scheme is left to
 /// the library, which refuses a url its backend does not serve.
-fn kv_store(policy: &Policy) -> Result<Option<Arc<dyn KvStore>>, Failure> {
+pub(crate) fn kv_store(policy: &Policy) -> Result<Option<Arc<dyn KvStore>>, Failure> {
     match policy.kv.as_ref().and_then(|kv| kv.url.as_deref()) {
         Some(url) if RedisKv::handles(url) => {
             let store = RedisKv::from_policy(policy).map_err(|error| {
@@ -141,150 +145,7 @@ fn kv_store(policy: &Policy) -> Result<Option<Arc<dyn KvStore>>, Failure> {
     }
 }
 
-fn run_plugin(run: &Run) -> Result<(), Failure> {
-    let rust_log = std::env::var("RUST_LOG").ok();
-    logs::install(logs::filter(run.log_level, rust_log.as_deref())?)?;
-    let policy = match &run.policy {
-        Some(path) => Policy::from_file(path)?,
-        None => Policy::default(),
-    };
-    let input = match (&run.input, &run.input_file) {
-        (Some(text), _) => text.clone().into_bytes(),
-        // With a policy, one byte past its input limit is enough for the
-        // call to refuse the input (`InputTooLarge`); without one, a fixed
-        // bound keeps `/dev/zero` from filling memory.
-        (None, Some(path)) => read_input(
-            path,
-            match &run.policy {
-                Some(_) => policy.limits().input_bytes() as u64 + 1,
-                None => MAX_INPUT_FILE_BYTES,
-            },
-            run.policy.is_none(),
-        )?,
-        (None, None) => Vec::new(),
-    };
-    // The policy's limits, then the flags on top of them.
-    let base = policy.limits();
-    let memory = run.memory.unwrap_or(base.memory_bytes());
-    // Only what was given is set: a limit left at its default is not
-    // refused by an engine that does not meter it.
-    let mut limits = base.max_memory_bytes(memory);
-    if let Some(fuel) = run.fuel {
-        limits = limits.fuel(fuel);
-    }
-    if let Some(ms) = run.timeout {
-        limits = limits.deadline(Duration::from_millis(ms));
-    }
-    if run.policy.is_none() {
-        // Without a policy, whatever was given on the command line goes in.
-        limits = limits.max_input_bytes(input.len().max(base.input_bytes()));
-    }
-    let engine = engine_for(
-        memory,
-        &run.cache,
-        run.metering,
-        kv_store(&policy)?,
-        run.coredump.is_some(),
-    )?;
-    let plugin = Plugin::new(&engine, &read(&engine, &run.plugin)?)?
-        .with_policy(&policy)?
-        .with_limits(limits);
-    let mut instance = plugin.instantiate()?;
-    if run.profile.is_some() {
-        instance.start_profiling()?;
-    }
-    let result = instance.call(&input);
-    if let Some(path) = &run.profile {
-        let failed = |error| Failure::io(&format!("writing the profile {}", path.display()), error);
-        let file = std::fs::File::create(path).map_err(failed)?;
-        let mut file = std::io::BufWriter::new(file);
-        instance.finish_profiling(&mut file)?;
-        std::io::Write::flush(&mut file).map_err(failed)?;
-        eprintln!("profile written to {}", path.display());
-    }
-    if let (Some(path), Err(error)) = (&run.coredump, &result) {
-        write_core_dump(path, error)?;
-    }
-    // What the plugin wrote to captured streams, whatever the outcome.
-    for (name, captured) in [
-        ("stdout", instance.take_stdout()),
-        ("stderr", instance.take_stderr()),
-    ] {
-        eprint!("{}", show::captured(name, &captured));
-    }
-    let response = result.map_err(|error| Failure {
-        backtrace: run
-            .backtrace
-            .then(|| error.wasm_backtrace().map(str::to_string))
-            .flatten(),
-        message: error.to_string(),
-    })?;
-    let mut stdout = std::io::stdout().lock();
-    let output = if stdout.is_terminal() {
-        show::for_terminal(&response.output)
-    } else {
-        response.output
-    };
-    stdout
-        .write_all(&output)
-        .and_then(|()| {
-            if !output.ends_with(b"\n") && !output.is_empty() {
-                stdout.write_all(b"\n")?;
-            }
-            stdout.flush()
-        })
-        .map_err(|error| Failure::io("writing the output", error))?;
-    let fuel = response
-        .fuel_used
-        .map_or_else(|| "not metered".to_string(), |fuel| fuel.to_string());
-    eprintln!(
-        "fuel used: {fuel}, time: {:.3} ms",
-        response.elapsed.as_secs_f64() * 1e3
-    );
-    Ok(())
-}
-
-/// `run --coredump`: the trapped call's core dump to `path`.
-fn write_core_dump(path: &std::path::Path, error: &plugbox::Error) -> Result<(), Failure> {
-    match error.core_dump() {
-        Some(dump) => {
-            std::fs::write(path, dump).map_err(|error| {
-                Failure::io(&format!("writing the core dump {}", path.display()), error)
-            })?;
-            eprintln!("core dump written to {}", path.display());
-        }
-        None => eprintln!(
-            "no core dump written: the call failed with {}, which is not a trap",
-            error.kind()
-        ),
-    }
-    Ok(())
-}
-
-/// At most `max` bytes of `path`; more is an error if `refuse_more`, else
-/// left for the call's input limit to refuse.
-fn read_input(path: &std::path::Path, max: u64, refuse_more: bool) -> Result<Vec<u8>, Failure> {
-    use std::io::Read as _;
-    let failed = |error| Failure::io(&format!("reading {}", path.display()), error);
-    let mut input = Vec::new();
-    std::fs::File::open(path)
-        .map_err(failed)?
-        .take(max.saturating_add(u64::from(refuse_more)))
-        .read_to_end(&mut input)
-        .map_err(failed)?;
-    if refuse_more && input.len() as u64 > max {
-        return Err(Failure {
-            message: format!(
-                "reading {}: larger than {max} bytes, the most `run` reads without a policy",
-                path.display()
-            ),
-            backtrace: None,
-        });
-    }
-    Ok(input)
-}
-
-fn read(engine: &Engine, source: &PluginSource) -> Result<Vec<u8>, Failure> {
+pub(crate) fn read(engine: &Engine, source: &PluginSource) -> Result<Vec<u8>, Failure> {
     match source.builtin()? {
         Some(artifact) => Ok(artifact.bytes.to_vec()),
         None => Ok(plugbox::read_component(engine, source.path())?),
@@ -297,6 +158,7 @@ fn read(engine: &Engine, source: &PluginSource) -> Result<Vec<u8>, Failure> {
 fn inspect_plugin(inspect: &Inspect) -> Result<(), Failure> {
     let engine = engine_for(
         Limits::default().memory_bytes(),
+        1,
         &inspect.cache,
         plugbox::Metering::default(),
         None,
