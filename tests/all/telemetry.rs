@@ -10,8 +10,11 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use plugbox::{Allocator, Engine, ErrorKind, Limits, Plugin, Policy};
 use std::time::Duration;
 
+/// A metric's labels, as (key, value) pairs.
+type Labels = Vec<(String, String)>;
+
 /// What the recorder holds: (name, labels, value).
-struct Seen(Vec<(String, Vec<(String, String)>, DebugValue)>);
+struct Seen(Vec<(String, Labels, DebugValue)>);
 
 impl Seen {
     /// Runs `f` with a fresh recorder for this thread; what it recorded.
