@@ -52,7 +52,13 @@ fn a_missing_runtime_is_reported_and_its_tests_skip_except_on_ci() {
     // without them (never by changing this process's PATH: tests run in
     // parallel).
     let empty = tempfile::tempdir().unwrap();
-    for level in [Isolation::Bubblewrap, Isolation::Crun, Isolation::Runc] {
+    for level in [
+        Isolation::Bubblewrap,
+        Isolation::Crun,
+        Isolation::Runc,
+        Isolation::Podman,
+        Isolation::Docker,
+    ] {
         let runtime = level.runtime().unwrap();
         for search_path in [OsStr::new(""), empty.path().as_os_str()] {
             let missing = |error: &BaselineError| matches!(error, BaselineError::RuntimeNotInstalled(name) if *name == runtime);
