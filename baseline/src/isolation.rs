@@ -119,7 +119,9 @@ impl Isolation {
             find_runtime(runtime, search_path)?;
         }
         // Our own daemon, unless the user names one.
-        if self == Self::Docker && std::env::var_os("DOCKER_HOST").is_none() {
+        if self == Self::Docker
+            && std::env::var_os("DOCKER_HOST").is_none_or(|host| host.is_empty())
+        {
             find_runtime("dockerd", search_path)?;
         }
         if let Some(runtime) = self.oci_runtime() {

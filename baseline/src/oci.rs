@@ -211,6 +211,7 @@ impl Bundle {
             .stderr(std::process::Stdio::null())
             .status();
         crate::cgroup::TenantCgroup::made_by_runtime(&self.id).remove();
+        crate::cgroup::sweep_all_controllers(&self.id);
     }
 
     /// The bundle directory (removed when the bundle is dropped).

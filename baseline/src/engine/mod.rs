@@ -22,7 +22,6 @@ mod session;
 pub use session::{containers, daemon_pid, images, state_dir, stop};
 
 use std::ffi::OsString;
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -186,7 +185,7 @@ impl Container {
             .stderr(std::process::Stdio::null())
             .status();
         crate::cgroup::TenantCgroup::made_by_runtime(&self.id).remove();
-        sweep_cgroups(&self.id);
+        crate::cgroup::sweep_all_controllers(&self.id);
     }
 }
 
@@ -194,30 +193,4 @@ impl Drop for Container {
     fn drop(&mut self) {
         self.delete();
     }
-}
-
-/// Removes `plugbox/<id>` (and the empty cgroups inside it) under every
-/// mounted controller: an engine's runtime makes the tenant's cgroup under
-/// controllers ours does not use (cpu, blkio, devices...), and removes only
-/// its own leaf.
-fn sweep_cgroups(id: &str) {
-    let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup") else {
-        return;
-    };
-    for controller in controllers.flatten() {
-        let dir = controller.path().join(crate::cgroup::PARENT).join(id);
-        remove_empty_tree(&dir);
-    }
-}
-
-fn remove_empty_tree(dir: &Path) {
-    let Ok(children) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for child in children.flatten() {
-        if child.file_type().is_ok_and(|kind| kind.is_dir()) {
-            remove_empty_tree(&child.path());
-        }
-    }
-    let _ = std::fs::remove_dir(dir);
 }

@@ -147,7 +147,7 @@ impl Session {
         let config = self.dir.join("client");
         std::fs::create_dir_all(&config).map_err(BaselineError::Spawn)?;
         self.env.push(("DOCKER_CONFIG".into(), config.into()));
-        if let Some(host) = std::env::var_os("DOCKER_HOST") {
+        if let Some(host) = std::env::var_os("DOCKER_HOST").filter(|host| !host.is_empty()) {
             eprintln!(
                 "plugbox-baseline: docker: using the daemon at DOCKER_HOST={}",
                 host.to_string_lossy()
@@ -344,8 +344,12 @@ impl Session {
         }
         let ours = format!("plugbox-{}-", std::process::id());
         if let Ok(names) = self.run(&["ps", "-a", "--format", "{{.Names}}"]) {
+            // Workers still running (or leaked): their containers, and the
+            // tenant cgroups around them.
             for name in names.lines().filter(|name| name.starts_with(&ours)) {
                 let _ = self.run(&["rm", "-f", name]);
+                crate::cgroup::TenantCgroup::made_by_runtime(name).remove();
+                crate::cgroup::sweep_all_controllers(name);
             }
         }
         for name in lock(&self.images).values() {

@@ -11,10 +11,6 @@ use super::{GENEROUS, script, twin};
 
 const TENANTS: usize = 200;
 
-/// Tenants of an engine's level: fewer, since each costs the engine's start
-/// and removal (see `engines.rs`).
-pub(crate) const ENGINE_TENANTS: usize = 200;
-
 /// `pid` and every process descending from it, now.
 fn process_tree(pid: u32) -> Vec<u32> {
     let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
@@ -80,16 +76,6 @@ impl Traces {
 
 pub(crate) fn two_hundred_tenants_leave_nothing_behind(level: Isolation) {
     tenants_leave_nothing_behind(level, TENANTS);
-}
-
-/// [`tenants_leave_nothing_behind`] with the level's number of tenants.
-pub(crate) fn leaves_nothing_behind(level: Isolation) {
-    let tenants = if Isolation::ENGINES.contains(&level) {
-        ENGINE_TENANTS
-    } else {
-        TENANTS
-    };
-    tenants_leave_nothing_behind(level, tenants);
 }
 
 pub(crate) fn tenants_leave_nothing_behind(level: Isolation, tenants: usize) {

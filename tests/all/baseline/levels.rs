@@ -210,7 +210,7 @@ macro_rules! levels {
             #[test]
             fn leaves_nothing_behind() {
                 if super::super::runnable(LEVEL) {
-                    super::super::cleanup::leaves_nothing_behind(LEVEL);
+                    super::super::cleanup::two_hundred_tenants_leave_nothing_behind(LEVEL);
                 }
             }
             levels!(@memory $limited);

@@ -3,6 +3,7 @@
 //! really isolates (`levels`), and nothing outlives a tenant (`cleanup`).
 
 mod cleanup;
+mod engines;
 mod levels;
 
 use std::ffi::OsStr;
