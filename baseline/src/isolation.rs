@@ -44,6 +44,10 @@ pub enum Isolation {
     /// daemon of its own (own root, socket and pid file) unless
     /// `DOCKER_HOST` names one; see [`crate::engine`].
     Docker,
+    /// Docker as [`Isolation::Docker`], its containers run by crun instead of
+    /// runc (`--runtime crun`; the daemon runs in a mount namespace without
+    /// the cgroup2 mount, which crun refuses on hybrid hosts).
+    DockerCrun,
     /// Podman (conmon, crun): `podman run -i --rm` of the same image with
     /// the same flags, with a configuration and storage of its own; its
     /// per-container conmon is in the tenant's cgroup.
@@ -64,7 +68,7 @@ impl Isolation {
     /// The container engines' levels (not yet in the density run, whose
     /// per-tenant accounting does not count an engine's shim, conmon and
     /// daemon growth).
-    pub const ENGINES: &'static [Self] = &[Self::Podman, Self::Docker];
+    pub const ENGINES: &'static [Self] = &[Self::Podman, Self::Docker, Self::DockerCrun];
 
     /// The level's short name, as the density report spells it.
     pub fn name(self) -> &'static str {
@@ -75,16 +79,17 @@ impl Isolation {
             Self::Runc => "runc",
             Self::Crun => "crun",
             Self::Docker => "docker",
+            Self::DockerCrun => "docker-crun",
             Self::Podman => "podman",
         }
     }
 
     /// The OCI runtime under a container engine's level (`docker` runs
-    /// runc, `podman` crun); `None` for the other levels.
+    /// runc, `docker-crun` and `podman` crun); `None` for the other levels.
     pub fn oci_runtime(self) -> Option<&'static str> {
         match self {
             Self::Docker => Some("runc"),
-            Self::Podman => Some("crun"),
+            Self::DockerCrun | Self::Podman => Some("crun"),
             _ => None,
         }
     }
@@ -141,7 +146,12 @@ impl Isolation {
     pub(crate) fn has_own_cgroup(self) -> bool {
         matches!(
             self,
-            Self::Namespaced | Self::Bubblewrap | Self::Crun | Self::Docker | Self::Podman
+            Self::Namespaced
+                | Self::Bubblewrap
+                | Self::Crun
+                | Self::Docker
+                | Self::DockerCrun
+                | Self::Podman
         )
     }
 
@@ -152,7 +162,7 @@ impl Isolation {
             Self::Bubblewrap => Some("bwrap"),
             Self::Runc => Some("runc"),
             Self::Crun => Some("crun"),
-            Self::Docker => Some("docker"),
+            Self::Docker | Self::DockerCrun => Some("docker"),
             Self::Podman => Some("podman"),
         }
     }

@@ -170,10 +170,10 @@ impl Worker {
                 bundle = Some(created);
                 Spawned::command(&mut command)
             }
-            Isolation::Docker | Isolation::Podman => {
+            Isolation::Docker | Isolation::DockerCrun | Isolation::Podman => {
                 let engine = match isolation {
-                    Isolation::Docker => crate::engine::Engine::Docker,
-                    _ => crate::engine::Engine::Podman,
+                    Isolation::Podman => crate::engine::Engine::Podman,
+                    _ => crate::engine::Engine::Docker,
                 };
                 let session = crate::engine::Session::get(engine, search_path)?;
                 let id = crate::cgroup::next_id();
@@ -187,7 +187,7 @@ impl Worker {
                     .map_err(BaselineError::Cgroup)?,
                 );
                 let (created, mut command) =
-                    crate::engine::Container::create(session, program, id)?;
+                    crate::engine::Container::create(session, isolation, program, id)?;
                 container = Some(created);
                 // The session's environment, not the host's.
                 Spawned::command_keeping_env(&mut command)

@@ -19,7 +19,7 @@
 
 mod session;
 
-pub use session::{containers, daemon_pid, images, state_dir, stop};
+pub use session::{container_runtime, containers, daemon_pid, images, state_dir, stop};
 
 use std::ffi::OsString;
 use std::process::Command;
@@ -65,6 +65,7 @@ impl Container {
     /// (`plugbox/<id>`, with the limits) must exist already.
     pub(crate) fn create(
         session: Arc<Session>,
+        isolation: crate::isolation::Isolation,
         program: &Program,
         id: String,
     ) -> Result<(Self, Command), BaselineError> {
@@ -81,7 +82,14 @@ impl Container {
                 // on /tmp, /var/tmp and /run.
                 push("--read-only-tmpfs=false");
             }
-            Engine::Docker => push("create"),
+            Engine::Docker => {
+                push("create");
+                if let Some(runtime) = isolation.oci_runtime() {
+                    // Registered with our dockerd under its own name.
+                    push("--runtime");
+                    push(runtime);
+                }
+            }
         }
         for arg in [
             "-i",

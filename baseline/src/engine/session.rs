@@ -189,6 +189,12 @@ impl Session {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
+        // crun, for `docker-crun` (runc is dockerd's own default).
+        if let Ok(crun) = find_runtime("crun", search_path) {
+            let mut runtime = OsString::from("crun=");
+            runtime.push(crun);
+            command.arg("--add-runtime").arg(runtime);
+        }
         // SAFETY: the closure makes only system calls on static strings.
         unsafe { command.pre_exec(private_daemon_mounts) };
         let child = command.spawn().map_err(BaselineError::Spawn)?;
@@ -382,7 +388,7 @@ impl Drop for Session {
 /// The engine of an engine level.
 fn engine_of(isolation: Isolation) -> Option<Engine> {
     match isolation {
-        Isolation::Docker => Some(Engine::Docker),
+        Isolation::Docker | Isolation::DockerCrun => Some(Engine::Docker),
         Isolation::Podman => Some(Engine::Podman),
         _ => None,
     }
@@ -443,6 +449,27 @@ pub fn images(isolation: Isolation) -> Result<Vec<String>, BaselineError> {
     };
     let names = session.run(&["images", "--format", "{{.Repository}}:{{.Tag}}"])?;
     Ok(names.lines().map(str::to_owned).collect())
+}
+
+/// The OCI runtime the engine of `isolation` runs container `name` with, as
+/// the engine reports it (`docker inspect`'s `HostConfig.Runtime`, podman's
+/// `OCIRuntime`).
+///
+/// # Errors
+///
+/// [`BaselineError::Spawn`] when there is no live session or the engine
+/// cannot inspect the container.
+pub fn container_runtime(isolation: Isolation, name: &str) -> Result<String, BaselineError> {
+    let session = live(isolation)
+        .ok_or_else(|| BaselineError::Spawn(io::Error::other("no engine session")))?;
+    let format = match session.engine {
+        Engine::Docker => "{{.HostConfig.Runtime}}",
+        Engine::Podman => "{{.OCIRuntime}}",
+    };
+    Ok(session
+        .run(&["inspect", "--format", format, name])?
+        .trim()
+        .to_owned())
 }
 
 /// The process id of the Docker daemon the `docker` level started, while

@@ -208,3 +208,24 @@ fn with_docker_host_set_the_named_daemon_is_used_and_left_running() {
     assert_session_gone(Isolation::Docker, &child);
     assert_eq!(worker.call(b"y", GENEROUS).unwrap(), b"Y");
 }
+
+#[test]
+fn each_engine_level_runs_its_oci_runtime() {
+    for &level in Isolation::ENGINES {
+        if !runnable(level) {
+            continue;
+        }
+        let mut worker = Worker::start(level, twin("hello")).unwrap();
+        assert_eq!(worker.call(b"x", GENEROUS).unwrap(), b"X");
+        let id = worker.container_id().unwrap().to_owned();
+        let runtime = engine::container_runtime(level, &id).unwrap();
+        let expected = level.oci_runtime().unwrap();
+        // Podman reports the runtime's name, Docker the name it registered.
+        assert!(
+            runtime == expected || runtime.ends_with(&format!("/{expected}")),
+            "{}: {runtime}",
+            level.name()
+        );
+        assert!(worker.stop().unwrap().success());
+    }
+}

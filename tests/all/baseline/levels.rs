@@ -234,6 +234,7 @@ levels! {
     runc: Isolation::Runc, memory_limit: true;
     podman: Isolation::Podman, memory_limit: true;
     docker: Isolation::Docker, memory_limit: true;
+    docker_crun: Isolation::DockerCrun, memory_limit: true;
 }
 
 #[test]
@@ -241,7 +242,7 @@ fn every_level_is_tested_here() {
     // A new level must join the list above.
     assert_eq!(
         Isolation::ALL.len() + Isolation::ENGINES.len(),
-        7,
+        8,
         "levels: {:?}",
         Isolation::ALL
             .iter()

@@ -59,6 +59,7 @@ fn a_missing_runtime_is_reported_and_its_tests_skip_except_on_ci() {
         Isolation::Runc,
         Isolation::Podman,
         Isolation::Docker,
+        Isolation::DockerCrun,
     ] {
         let runtime = level.runtime().unwrap();
         for search_path in [OsStr::new(""), empty.path().as_os_str()] {
