@@ -35,10 +35,28 @@ pub enum Isolation {
     Runc,
     /// crun, the C OCI runtime, with the same generated bundle as runc.
     Crun,
+    /// Docker (dockerd, containerd and its shim, runc): `docker create` and
+    /// `docker start -a -i` of an image holding only the twin, with the OCI
+    /// levels' confinement as Docker's flags (`--memory`, `--pids-limit`,
+    /// `--network none`, `--read-only`, `--cap-drop ALL`,
+    /// `no-new-privileges`, the seccomp allow-list as a profile, `--user`
+    /// nobody), in a cgroup of ours holding the limits. The level starts a
+    /// daemon of its own (own root, socket and pid file) unless
+    /// `DOCKER_HOST` names one; see [`crate::engine`].
+    Docker,
+    /// Docker as [`Isolation::Docker`], its containers run by crun instead of
+    /// runc (`--runtime crun`; the daemon runs in a mount namespace without
+    /// the cgroup2 mount, which crun refuses on hybrid hosts).
+    DockerCrun,
+    /// Podman (conmon, crun): `podman run -i --rm` of the same image with
+    /// the same flags, with a configuration and storage of its own; its
+    /// per-container conmon is in the tenant's cgroup.
+    Podman,
 }
 
 impl Isolation {
-    /// Every level, from the least to the most isolated.
+    /// Every process and OCI level, from the least to the most isolated:
+    /// the levels the density run compares.
     pub const ALL: &'static [Self] = &[
         Self::Process,
         Self::Namespaced,
@@ -46,6 +64,11 @@ impl Isolation {
         Self::Crun,
         Self::Runc,
     ];
+
+    /// The container engines' levels (not yet in the density run, whose
+    /// per-tenant accounting does not count an engine's shim, conmon and
+    /// daemon growth).
+    pub const ENGINES: &'static [Self] = &[Self::Podman, Self::Docker, Self::DockerCrun];
 
     /// The level's short name, as the density report spells it.
     pub fn name(self) -> &'static str {
@@ -55,12 +78,27 @@ impl Isolation {
             Self::Bubblewrap => "bwrap",
             Self::Runc => "runc",
             Self::Crun => "crun",
+            Self::Docker => "docker",
+            Self::DockerCrun => "docker-crun",
+            Self::Podman => "podman",
+        }
+    }
+
+    /// The OCI runtime under a container engine's level (`docker` runs
+    /// runc, `docker-crun` and `podman` crun); `None` for the other levels.
+    pub fn oci_runtime(self) -> Option<&'static str> {
+        match self {
+            Self::Docker => Some("runc"),
+            Self::DockerCrun | Self::Podman => Some("crun"),
+            _ => None,
         }
     }
 
     /// Whether this level can run here: `Err` names what is missing.
     ///
-    /// A runtime must be in `$PATH`; `namespaced` tries its whole sandbox
+    /// A runtime must be in `$PATH` (for `docker`, also `dockerd` unless
+    /// `DOCKER_HOST` is set, and for both engines their OCI runtime);
+    /// `namespaced` tries its whole sandbox
     /// but the exec once per process (user namespaces may be forbidden,
     /// mounts refused); levels whose tenants get a cgroup of ours
     /// (`namespaced`, `bwrap`, `crun`) need one to be creatable.
@@ -85,6 +123,15 @@ impl Isolation {
         if let Some(runtime) = self.runtime() {
             find_runtime(runtime, search_path)?;
         }
+        // Our own daemon, unless the user names one.
+        if self == Self::Docker
+            && std::env::var_os("DOCKER_HOST").is_none_or(|host| host.is_empty())
+        {
+            find_runtime("dockerd", search_path)?;
+        }
+        if let Some(runtime) = self.oci_runtime() {
+            find_runtime(runtime, search_path)?;
+        }
         if self == Self::Namespaced {
             crate::namespaced::probe().map_err(BaselineError::Spawn)?;
         }
@@ -97,7 +144,15 @@ impl Isolation {
     /// Whether each tenant of this level gets a cgroup of ours (holding its
     /// memory and process limits, and its OOM record).
     pub(crate) fn has_own_cgroup(self) -> bool {
-        matches!(self, Self::Namespaced | Self::Bubblewrap | Self::Crun)
+        matches!(
+            self,
+            Self::Namespaced
+                | Self::Bubblewrap
+                | Self::Crun
+                | Self::Docker
+                | Self::DockerCrun
+                | Self::Podman
+        )
     }
 
     /// The external runtime this level needs, if any.
@@ -107,6 +162,8 @@ impl Isolation {
             Self::Bubblewrap => Some("bwrap"),
             Self::Runc => Some("runc"),
             Self::Crun => Some("crun"),
+            Self::Docker | Self::DockerCrun => Some("docker"),
+            Self::Podman => Some("podman"),
         }
     }
 }

@@ -8,7 +8,9 @@
 //! spawn (the lower bound of any process isolation);
 //! [`Isolation::Namespaced`], our own sandbox from kernel primitives
 //! (namespaces, `pivot_root`, seccomp, rlimits, a cgroup); and real runtimes,
-//! [`Isolation::Bubblewrap`] and [`Isolation::Runc`] (a generated OCI bundle).
+//! [`Isolation::Bubblewrap`] and [`Isolation::Runc`] (a generated OCI bundle);
+//! and the container engines people run, [`Isolation::Docker`] and
+//! [`Isolation::Podman`] (their state: [`engine`]).
 //! A level whose runtime is missing fails to start with
 //! [`BaselineError::RuntimeNotInstalled`], never silently falls back;
 //! [`Isolation::available`] says beforehand whether a level can run here. Every
@@ -34,6 +36,7 @@
 #![warn(missing_docs)]
 
 mod cgroup;
+pub mod engine;
 mod error;
 mod isolation;
 mod namespaced;

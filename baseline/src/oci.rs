@@ -67,7 +67,7 @@ impl Runtime {
 /// not propagate back (`unshare --mount --propagation private`), without
 /// `/sys/fs/cgroup/unified` (crun 1.8 refuses hybrid cgroup hosts). A host
 /// without that mount is left as it is.
-fn hide_unified_cgroup() -> std::io::Result<()> {
+pub(crate) fn hide_unified_cgroup() -> std::io::Result<()> {
     // SAFETY: plain system calls with valid NUL-terminated strings.
     unsafe {
         if libc::unshare(libc::CLONE_NEWNS) != 0 {
@@ -211,6 +211,7 @@ impl Bundle {
             .stderr(std::process::Stdio::null())
             .status();
         crate::cgroup::TenantCgroup::made_by_runtime(&self.id).remove();
+        crate::cgroup::sweep_all_controllers(&self.id);
     }
 
     /// The bundle directory (removed when the bundle is dropped).

@@ -24,14 +24,26 @@ impl Spawned {
         Self::command_with_env(command, &[])
     }
 
+    /// Runs `command` with the environment it was given (a container
+    /// engine's client, whose session set it), its stdin and stdout piped to
+    /// us and its stderr discarded.
+    pub(crate) fn command_keeping_env(command: &mut Command) -> io::Result<Self> {
+        Self::piped(command)
+    }
+
     /// [`Spawned::command`] with only `env` in its environment.
     pub(crate) fn command_with_env(
         command: &mut Command,
         env: &[(OsString, OsString)],
     ) -> io::Result<Self> {
-        let mut child = command
+        command
             .env_clear()
-            .envs(env.iter().map(|(key, value)| (key, value)))
+            .envs(env.iter().map(|(key, value)| (key, value)));
+        Self::piped(command)
+    }
+
+    fn piped(command: &mut Command) -> io::Result<Self> {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -31,6 +31,8 @@ pub struct Worker {
     reader: Option<JoinHandle<()>>,
     // Dropped after the process: removes the container and its bundle.
     bundle: Option<crate::oci::Bundle>,
+    // Dropped after the process: removes an engine's container.
+    container: Option<crate::engine::Container>,
     // Dropped after the process: kills what is left inside and removes it.
     cgroup: Option<TenantCgroup>,
 }
@@ -91,6 +93,7 @@ impl Worker {
         search_path: &OsStr,
     ) -> Result<Self, BaselineError> {
         let mut bundle = None;
+        let mut container = None;
         let mut cgroup = None;
         let spawned = match isolation {
             Isolation::Process => {
@@ -167,6 +170,28 @@ impl Worker {
                 bundle = Some(created);
                 Spawned::command(&mut command)
             }
+            Isolation::Docker | Isolation::DockerCrun | Isolation::Podman => {
+                let engine = match isolation {
+                    Isolation::Podman => crate::engine::Engine::Podman,
+                    _ => crate::engine::Engine::Docker,
+                };
+                let session = crate::engine::Session::get(engine, search_path)?;
+                let id = crate::cgroup::next_id();
+                // Ours, around the engine's: the limit and the OOM counter.
+                cgroup = Some(
+                    TenantCgroup::create(
+                        &id,
+                        crate::oci::MEMORY_LIMIT_BYTES,
+                        crate::oci::PIDS_LIMIT,
+                    )
+                    .map_err(BaselineError::Cgroup)?,
+                );
+                let (created, mut command) =
+                    crate::engine::Container::create(session, isolation, program, id)?;
+                container = Some(created);
+                // The session's environment, not the host's.
+                Spawned::command_keeping_env(&mut command)
+            }
         }
         .map_err(BaselineError::Spawn)?;
         let Spawned {
@@ -197,6 +222,7 @@ impl Worker {
             replies,
             reader: Some(reader),
             bundle,
+            container,
             cgroup,
         })
     }
@@ -302,6 +328,9 @@ impl Worker {
         if let Some(mut bundle) = self.bundle.take() {
             bundle.delete();
         }
+        if let Some(mut container) = self.container.take() {
+            container.delete();
+        }
         if let Some(mut cgroup) = self.cgroup.take() {
             cgroup.remove();
         }
@@ -353,10 +382,15 @@ impl Worker {
         self.bundle.as_ref().map(crate::oci::Bundle::path)
     }
 
-    /// The OCI container id of an OCI worker; it also names the tenant's
-    /// cgroup (`plugbox/<id>` under each controller).
+    /// The container id (an engine's container name) of an OCI or engine
+    /// worker; it also names the tenant's cgroup (`plugbox/<id>` under each
+    /// controller).
     pub fn container_id(&self) -> Option<&str> {
-        self.bundle.as_ref().map(|bundle| bundle.id.as_str())
+        match (&self.bundle, &self.container) {
+            (Some(bundle), _) => Some(bundle.id.as_str()),
+            (None, Some(container)) => Some(container.id.as_str()),
+            (None, None) => None,
+        }
     }
 
     /// The worker's own cgroup, relative to each controller's root (for

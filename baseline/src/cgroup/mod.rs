@@ -279,3 +279,29 @@ pub(crate) fn charged_bytes(relative: &str) -> Option<u64> {
         .find_map(|path| std::fs::read_to_string(path).ok())
         .and_then(|text| text.trim().parse().ok())
 }
+
+/// Removes `plugbox/<id>` (and the empty cgroups inside it) under every
+/// mounted controller: an engine's runtime makes the tenant's cgroup under
+/// controllers ours does not use (cpu, blkio, devices...), and removes only
+/// its own leaf.
+pub(crate) fn sweep_all_controllers(id: &str) {
+    let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    for controller in controllers.flatten() {
+        let dir = controller.path().join(PARENT).join(id);
+        remove_empty_tree(&dir);
+    }
+}
+
+fn remove_empty_tree(dir: &Path) {
+    let Ok(children) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for child in children.flatten() {
+        if child.file_type().is_ok_and(|kind| kind.is_dir()) {
+            remove_empty_tree(&child.path());
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}

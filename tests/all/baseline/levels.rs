@@ -24,27 +24,67 @@ pub(crate) fn answers_like_the_wasm_plugin(level: Isolation) {
     assert!(worker.stop().unwrap().success());
 }
 
+/// Whether `level` is a container engine's (which adds its own `/etc`
+/// files and a read-only `/sys` to every container, and sets `PATH` and
+/// `HOSTNAME`).
+fn is_engine(level: Isolation) -> bool {
+    Isolation::ENGINES.contains(&level)
+}
+
+/// What reading `/etc/hostname` answered: not found, or for an engine its
+/// own file naming the container (`twin`), never the host's.
+fn assert_hostname_is_not_the_hosts(level: Isolation, answer: &str) {
+    if is_engine(level) {
+        assert_eq!(answer.trim_end(), "twin");
+    } else {
+        assert_eq!(answer, "error: NotFound");
+    }
+}
+
 pub(crate) fn hides_host_files(level: Isolation) {
-    assert_eq!(probe(level, "read /etc/hostname"), "error: NotFound");
+    assert_hostname_is_not_the_hosts(level, &probe(level, "read /etc/hostname"));
+    if is_engine(level) {
+        // (Engines add /etc, a read-only /sys, and /run/.containerenv or
+        // /.dockerenv.) An engine writes its own /etc/hosts, resolv.conf (and, for podman,
+        // a passwd line for the user): never the host's files.
+        for host_file in ["/etc/passwd", "/etc/os-release", "/etc/hosts"] {
+            let answer = probe(level, &format!("read {host_file}"));
+            let host = std::fs::read_to_string(host_file).unwrap_or_default();
+            assert!(
+                answer == "error: NotFound" || answer != host,
+                "the host's {host_file}: {answer}"
+            );
+        }
+        assert_eq!(probe(level, "read /etc/os-release"), "error: NotFound");
+    }
     let root = probe(level, "list /");
     let entries: Vec<&str> = root.lines().collect();
     assert!(entries.contains(&"twin"), "{entries:?}");
+    let allowed: &[&str] = if is_engine(level) {
+        &["twin", "proc", "dev", "etc", "sys", "run", ".dockerenv"]
+    } else {
+        &["twin", "proc", "dev"]
+    };
     assert!(
-        entries
-            .iter()
-            .all(|entry| ["twin", "proc", "dev"].contains(entry)),
+        entries.iter().all(|entry| allowed.contains(entry)),
         "more than the twin in the root: {entries:?}"
     );
     assert_eq!(
         probe(level, "write /twin overwritten"),
         "error: ReadOnlyFilesystem"
     );
-    // Nothing of the host's environment (runtimes may set PWD or HOME).
+    // Nothing of the host's environment (runtimes may set PWD or HOME;
+    // engines PATH, HOSTNAME, TERM and `container`).
     let environment = probe(level, "env");
+    let set_by_runtime: &[&str] = if is_engine(level) {
+        &["PWD=", "HOME=", "PATH=", "HOSTNAME=", "TERM=", "container="]
+    } else {
+        &["PWD=", "HOME="]
+    };
     assert!(
         environment
             .lines()
-            .all(|line| line.starts_with("PWD=") || line.starts_with("HOME=")),
+            .all(|line| set_by_runtime.iter().any(|prefix| line.starts_with(prefix))),
         "{environment}"
     );
 }
@@ -81,7 +121,7 @@ pub(crate) fn a_program_gets_its_binds_read_only_and_its_environment(level: Isol
         "{environment}"
     );
     // The rest of the host stays out.
-    assert_eq!(ask("read /etc/hostname".into()), "error: NotFound");
+    assert_hostname_is_not_the_hosts(level, &ask("read /etc/hostname".into()));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "hi");
 }
 
@@ -192,17 +232,21 @@ levels! {
     crun: Isolation::Crun, memory_limit: true;
     bwrap: Isolation::Bubblewrap, memory_limit: true;
     runc: Isolation::Runc, memory_limit: true;
+    podman: Isolation::Podman, memory_limit: true;
+    docker: Isolation::Docker, memory_limit: true;
+    docker_crun: Isolation::DockerCrun, memory_limit: true;
 }
 
 #[test]
 fn every_level_is_tested_here() {
     // A new level must join the list above.
     assert_eq!(
-        Isolation::ALL.len(),
-        5,
+        Isolation::ALL.len() + Isolation::ENGINES.len(),
+        8,
         "levels: {:?}",
         Isolation::ALL
             .iter()
+            .chain(Isolation::ENGINES)
             .map(|level| level.name())
             .collect::<Vec<_>>()
     );

@@ -3,6 +3,7 @@
 //! really isolates (`levels`), and nothing outlives a tenant (`cleanup`).
 
 mod cleanup;
+mod engines;
 mod levels;
 
 use std::ffi::OsStr;
@@ -52,7 +53,14 @@ fn a_missing_runtime_is_reported_and_its_tests_skip_except_on_ci() {
     // without them (never by changing this process's PATH: tests run in
     // parallel).
     let empty = tempfile::tempdir().unwrap();
-    for level in [Isolation::Bubblewrap, Isolation::Crun, Isolation::Runc] {
+    for level in [
+        Isolation::Bubblewrap,
+        Isolation::Crun,
+        Isolation::Runc,
+        Isolation::Podman,
+        Isolation::Docker,
+        Isolation::DockerCrun,
+    ] {
         let runtime = level.runtime().unwrap();
         for search_path in [OsStr::new(""), empty.path().as_os_str()] {
             let missing = |error: &BaselineError| matches!(error, BaselineError::RuntimeNotInstalled(name) if *name == runtime);
