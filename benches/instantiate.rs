@@ -21,7 +21,8 @@
 //!   components costs the sync plugins of the same engine;
 //! - `warm-call/pooling-prometheus/hello`: the warm call with a Prometheus
 //!   recorder installed (`plugbox::telemetry`), against `pooling/hello`
-//!   without one.
+//!   without one; `pooling-prometheus-no-histograms/hello` the same on an
+//!   engine with `call_histograms(false)` (counters and gauges only).
 //!
 //! Run with `cargo bench -p plugbox-benches`. `RUST_BACKTRACE` is recorded
 //! and unset before anything runs: it makes error paths that capture
@@ -185,6 +186,25 @@ fn warm_call_with_metrics(c: &mut Criterion) {
                 })
             });
         });
+        // Counters and gauges only (`EngineBuilder::call_histograms(false)`).
+        let counters_only = Engine::builder()
+            .allocator(Allocator::Pooling { capacity: 1_000 })
+            .call_histograms(false)
+            .build()
+            .expect("engine");
+        let hello =
+            Plugin::new(&counters_only, plugbox_artifacts::HELLO.bytes).expect("hello loads");
+        let mut instance = hello.instantiate().expect("instantiate");
+        group.bench_function(
+            BenchmarkId::new("pooling-prometheus-no-histograms", "hello"),
+            |b| {
+                b.iter_custom(|iterations| {
+                    timed_calls(iterations, b"HELLO, PLUGBOX", || {
+                        instance.call(black_box(INPUT)).expect("call").output
+                    })
+                });
+            },
+        );
     });
     group.finish();
     // The recorder saw the calls: the bench measured what it says.

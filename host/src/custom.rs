@@ -109,7 +109,7 @@ impl CustomPlugin {
             pre: Arc::new(pre),
             info: Arc::new(info),
             imports_wasi,
-            authority: Authority::deny_all(&identity),
+            authority: Authority::deny_all(engine, &identity),
             identity: Arc::new(identity),
         })
     }

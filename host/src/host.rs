@@ -91,10 +91,10 @@ pub(crate) struct Authority {
 
 impl Authority {
     /// Default limits, nothing granted.
-    pub(crate) fn deny_all(identity: &crate::plugin::Identity) -> Self {
+    pub(crate) fn deny_all(engine: &crate::Engine, identity: &crate::plugin::Identity) -> Self {
         Self {
             limits: Limits::default(),
-            host: Arc::new(HostGrants::deny_all(identity)),
+            host: Arc::new(HostGrants::deny_all(engine, identity)),
             #[cfg(feature = "wasi")]
             wasi: Arc::new(crate::wasi::Grants::deny_all()),
         }

@@ -91,7 +91,7 @@ impl Plugin {
                 .map_err(mismatch)?,
             sync: PluginPre::new(instance_pre).map_err(mismatch)?,
         };
-        let authority = Authority::deny_all(&identity);
+        let authority = Authority::deny_all(engine, &identity);
         Ok(Self {
             compiled: Arc::new(Compiled {
                 engine: engine.clone(),

@@ -365,3 +365,23 @@ fn each_call_has_a_span_with_plugin_instance_and_outcome_around_its_logs() {
         "the log is inside the call's span"
     );
 }
+
+#[test]
+fn an_engine_without_call_histograms_still_counts_calls() {
+    let engine = Engine::builder()
+        .allocator(Allocator::Pooling { capacity: 4 })
+        .call_histograms(false)
+        .build()
+        .unwrap();
+    assert!(!engine.call_histograms() && crate::engine().call_histograms());
+    let seen = Seen::recording(|| {
+        let mut instance = named(&engine, "hello", "name = \"lean-metrics\"\n")
+            .instantiate()
+            .unwrap();
+        instance.call(b"hi").unwrap();
+    });
+    let lean = ("plugin", "lean-metrics");
+    assert_eq!(seen.counter(CALLS, &[lean, ("outcome", "ok")]), 1);
+    assert!(seen.values(SECONDS, &[lean]).is_empty());
+    assert!(seen.values(FUEL, &[lean]).is_empty());
+}

@@ -56,6 +56,7 @@ pub struct EngineBuilder {
     pub(super) memory_profile: MemoryProfile,
     pub(super) backtrace_details: bool,
     pub(super) coredump_on_trap: bool,
+    pub(super) call_histograms: bool,
 }
 
 /// What one instance may hold of the pool's core instances, memories and
@@ -101,6 +102,7 @@ impl Default for EngineBuilder {
             memory_profile: MemoryProfile::default(),
             backtrace_details: false,
             coredump_on_trap: false,
+            call_histograms: true,
         }
     }
 }

@@ -15,6 +15,7 @@ mod builder;
 mod debugging;
 mod memory_profile;
 mod metering;
+mod observability;
 mod wasmtime_config;
 
 pub use builder::{Allocator, EngineBuilder};

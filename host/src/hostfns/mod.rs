@@ -37,12 +37,16 @@ pub(crate) struct HostGrants {
 impl HostGrants {
     /// Nothing granted; logs and metrics name the plugin by its default
     /// name.
-    pub(crate) fn deny_all(identity: &Identity) -> Self {
+    pub(crate) fn deny_all(engine: &Engine, identity: &Identity) -> Self {
         Self {
             plugin: identity.default_name.clone(),
             config: BTreeMap::new(),
             kv: None,
-            metrics: PluginMetrics::register(&identity.default_name, &identity.digest),
+            metrics: PluginMetrics::register(
+                &identity.default_name,
+                &identity.digest,
+                engine.call_histograms(),
+            ),
         }
     }
 
@@ -61,7 +65,7 @@ impl HostGrants {
             })?),
         };
         Ok(Self {
-            metrics: PluginMetrics::register(&plugin, &identity.digest),
+            metrics: PluginMetrics::register(&plugin, &identity.digest, engine.call_histograms()),
             plugin,
             config: policy.config.clone(),
             kv,
