@@ -8,7 +8,7 @@ use crate::limits::Limits;
 /// ([`EngineBuilder::metering`](crate::EngineBuilder::metering)).
 ///
 /// Each meter costs compute on every call (measured on `fib(32)` by the
-/// density harness's compute comparison; docs/embedding.md has the
+/// density harness's compute comparison; docs/engine-profiles.md has the
 /// figures): fuel adds a counter update per basic block and a check at
 /// every function entry and loop header, the deadline a load and compare of
 /// the epoch at the same places. An embedder that bills by instruction
@@ -58,7 +58,7 @@ pub enum Metering {
 impl Metering {
     /// Fuel between two yields of a call on a fiber under
     /// [`FuelOnly`](Self::FuelOnly), where no epoch tick makes it yield:
-    /// about 0.17 ms of `fib` on the machine of docs/embedding.md (92
+    /// about 0.17 ms of `fib` on the machine of docs/engine-profiles.md (92
     /// yields in a 15 ms `fib(32)` call, which took within 2 % of the same
     /// call on the caller's stack without yields).
     pub const FUEL_YIELD_INTERVAL: u64 = 1_000_000;
