@@ -157,14 +157,7 @@ impl Worker {
                 let crun = find_runtime("crun", search_path)?;
                 let id = crate::cgroup::next_id();
                 // Ours, around crun's: it holds the limit and the OOM counter.
-                cgroup = Some(
-                    TenantCgroup::create(
-                        &id,
-                        crate::oci::MEMORY_LIMIT_BYTES,
-                        crate::oci::PIDS_LIMIT,
-                    )
-                    .map_err(BaselineError::Cgroup)?,
-                );
+                cgroup = Some(container_cgroup(&id)?);
                 let runtime = crate::oci::Runtime::Crun(crun);
                 let (created, mut command) = crate::oci::Bundle::create(runtime, program, id)?;
                 bundle = Some(created);
@@ -178,14 +171,7 @@ impl Worker {
                 let session = crate::engine::Session::get(engine, search_path)?;
                 let id = crate::cgroup::next_id();
                 // Ours, around the engine's: the limit and the OOM counter.
-                cgroup = Some(
-                    TenantCgroup::create(
-                        &id,
-                        crate::oci::MEMORY_LIMIT_BYTES,
-                        crate::oci::PIDS_LIMIT,
-                    )
-                    .map_err(BaselineError::Cgroup)?,
-                );
+                cgroup = Some(container_cgroup(&id)?);
                 let (created, mut command) =
                     crate::engine::Container::create(session, isolation, program, id)?;
                 container = Some(created);
@@ -420,4 +406,11 @@ impl Drop for Worker {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The tenant cgroup around a container (the runtime's or the engine's): it
+/// holds the container levels' memory and pids limits and the OOM counter.
+fn container_cgroup(id: &str) -> Result<TenantCgroup, BaselineError> {
+    TenantCgroup::create(id, crate::oci::MEMORY_LIMIT_BYTES, crate::oci::PIDS_LIMIT)
+        .map_err(BaselineError::Cgroup)
 }
